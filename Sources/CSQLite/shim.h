@@ -1,0 +1,6 @@
+#include <sqlite3.h>
+
+// SQLITE_TRANSIENT is a macro Swift cannot import; this is its value.
+static inline sqlite3_destructor_type csqlite_transient(void) {
+    return (sqlite3_destructor_type)-1;
+}

@@ -1,0 +1,57 @@
+/// A job as stored: every field of the protocol's job object, plus the lease.
+public struct Job: Hashable, Sendable {
+    public var id: JobID
+    public var queue: String
+    public var handler: String
+    public var payload: RawJSON
+    public var state: JobState
+    public var priority: Int
+    /// Attempts started, the running one included.
+    public var attempts: Int
+    public var maxAttempts: Int
+    public var uniqueKey: String?
+    public var tags: [String]
+    public var createdAt: Timestamp
+    public var runAt: Timestamp
+    /// The start of the latest attempt.
+    public var startedAt: Timestamp?
+    /// When the job became terminal; nil while it is not.
+    public var finishedAt: Timestamp?
+    public var timeoutMs: Int64
+    public var result: RawJSON?
+    public var resultTruncated: Bool
+    /// One entry per failed attempt, oldest first, at most `JobFailure.historyLimit`.
+    public var errors: [JobFailure]
+    /// The daemon run that holds the job while it is `running`; nil otherwise.
+    public var leaseOwner: String?
+
+    public init(
+        id: JobID, queue: String, handler: String, payload: RawJSON, state: JobState,
+        priority: Int, attempts: Int, maxAttempts: Int, uniqueKey: String?, tags: [String],
+        createdAt: Timestamp, runAt: Timestamp, startedAt: Timestamp?, finishedAt: Timestamp?,
+        timeoutMs: Int64, result: RawJSON?, resultTruncated: Bool, errors: [JobFailure], leaseOwner: String?
+    ) {
+        self.id = id
+        self.queue = queue
+        self.handler = handler
+        self.payload = payload
+        self.state = state
+        self.priority = priority
+        self.attempts = attempts
+        self.maxAttempts = maxAttempts
+        self.uniqueKey = uniqueKey
+        self.tags = tags
+        self.createdAt = createdAt
+        self.runAt = runAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.timeoutMs = timeoutMs
+        self.result = result
+        self.resultTruncated = resultTruncated
+        self.errors = errors
+        self.leaseOwner = leaseOwner
+    }
+
+    /// The last failure, or nil: the job object's `error`.
+    public var error: JobFailure? { errors.last }
+}

@@ -1,0 +1,149 @@
+import CSQLite
+import Foundation
+import JobCore
+
+/// The one connection that writes, owned by one thread, doing group commit:
+/// every request waiting when the thread is free goes into one
+/// `BEGIN IMMEDIATE … COMMIT` (one fsync), then every caller is answered.
+/// While a commit is being synced, new requests gather for the next one.
+///
+/// Checkpoints run on this thread too, between transactions and after the
+/// callers were answered, so no acknowledgement waits for one.
+final class GroupCommitWriter: @unchecked Sendable {
+    private let connection: SQLiteConnection
+    private let options: StoreOptions
+    private let condition = NSCondition()
+    // Guarded by `condition`:
+    private var pending: [any PendingWrite] = []
+    private var stopping = false
+    private var stopped = false
+    private var maxActiveJobsSetting: Int
+
+    /// WAL frames written since the last checkpoint, set by the WAL hook
+    /// (on this thread, inside COMMIT).
+    fileprivate var walFrames: Int32 = 0
+
+    init(connection: SQLiteConnection, options: StoreOptions) {
+        self.connection = connection
+        self.options = options
+        self.maxActiveJobsSetting = options.maxActiveJobs
+        // Replaces SQLite's automatic checkpoint, which would run inside the
+        // COMMIT of a caller and add its cost to that caller's answer.
+        sqlite3_wal_hook(connection.handle, { context, _, _, frames in
+            Unmanaged<GroupCommitWriter>.fromOpaque(context!).takeUnretainedValue().walFrames = frames
+            return SQLITE_OK
+        }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "jobstore-writer"
+        thread.start()
+    }
+
+    /// `max_queued_jobs`, changeable while running (a config reload).
+    var maxActiveJobs: Int {
+        get { condition.lock(); defer { condition.unlock() }; return maxActiveJobsSetting }
+        set { condition.lock(); maxActiveJobsSetting = newValue; condition.unlock() }
+    }
+
+    /// Queues a request; the writer answers it after its transaction.
+    func submit(_ write: any PendingWrite) {
+        condition.lock()
+        if stopping {
+            condition.unlock()
+            write.fail(.closed)
+            return
+        }
+        pending.append(write)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Finishes every queued request, then stops the thread and waits for it.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while !stopped { condition.wait() }
+        condition.unlock()
+    }
+
+    private func run() {
+        while let batch = nextBatch() {
+            commit(batch)
+            checkpointIfDue()
+        }
+        try? connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits for requests; nil once stopping with nothing left.
+    private func nextBatch() -> [any PendingWrite]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while pending.isEmpty && !stopping { condition.wait() }
+        if pending.isEmpty { return nil }
+        let count = min(pending.count, options.maxWritesPerTransaction)
+        let batch = Array(pending.prefix(count))
+        pending.removeFirst(count)
+        return batch
+    }
+
+    private func commit(_ batch: [any PendingWrite]) {
+        do {
+            try connection.execute("BEGIN IMMEDIATE")
+        } catch {
+            batch.forEach { $0.fail(StoreError(error, operation: "begin transaction")) }
+            return
+        }
+        let transaction = WriteTransaction(
+            connection: connection, now: options.clock(), leaseOwner: options.leaseOwner, maxActiveJobs: maxActiveJobs)
+        for write in batch {
+            if let lost = runInSavepoint(write, transaction) {
+                // SQLite rolled the whole transaction back (a full disk, an
+                // I/O error): nothing of this batch was written.
+                batch.forEach { $0.fail(lost) }
+                return
+            }
+        }
+        do {
+            try connection.execute("COMMIT")
+        } catch {
+            if !connection.isAutocommit { try? connection.execute("ROLLBACK") }
+            batch.forEach { $0.fail(StoreError(error, operation: "commit")) }
+            return
+        }
+        batch.forEach { $0.answer() }
+    }
+
+    /// Runs one request so that its failure undoes only its own statements.
+    /// Returns an error when the transaction as a whole was lost.
+    private func runInSavepoint(_ write: any PendingWrite, _ transaction: WriteTransaction) -> StoreError? {
+        do {
+            try connection.execute("SAVEPOINT request")
+            let failure = write.execute(transaction)
+            if connection.isAutocommit {
+                return failure ?? .storage(operation: "write", message: "the transaction was rolled back by SQLite")
+            }
+            if failure != nil { try connection.execute("ROLLBACK TO request") }
+            try connection.execute("RELEASE request")
+            return nil
+        } catch {
+            if connection.isAutocommit { return StoreError(error, operation: "write") }
+            return nil
+        }
+    }
+
+    private func checkpointIfDue() {
+        guard walFrames >= options.checkpointAfterFrames else { return }
+        var logFrames: Int32 = 0
+        var checkpointed: Int32 = 0
+        let rc = sqlite3_wal_checkpoint_v2(connection.handle, nil, SQLITE_CHECKPOINT_PASSIVE, &logFrames, &checkpointed)
+        // A reader may pin old frames; the next commit's hook tries again.
+        if rc == SQLITE_OK && logFrames == checkpointed { walFrames = 0 }
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import JobCore
+
+/// The mapping between a `jobs` row and a `Job`.
+enum JobRow {
+    /// The columns every job query selects, in the order `decode` reads them.
+    static let columns = """
+        id, queue, handler, payload, state, priority, attempts, max_attempts, unique_key, tags, \
+        created_at, run_at, started_at, finished_at, timeout_ms, result, result_truncated, errors, lease_owner
+        """
+
+    static func decode(_ row: SQLiteStatement) throws(StoreError) -> Job {
+        let stateText = row.text(4)
+        guard let state = JobState(rawValue: stateText) else {
+            throw .internalError(operation: "read job", message: "unknown state \"\(stateText)\"")
+        }
+        return Job(
+            id: JobID(row.int(0)),
+            queue: row.text(1),
+            handler: row.text(2),
+            payload: RawJSON(validatedText: row.text(3)),
+            state: state,
+            priority: Int(row.int(5)),
+            attempts: Int(row.int(6)),
+            maxAttempts: Int(row.int(7)),
+            uniqueKey: row.optionalText(8),
+            tags: try decodeTags(row.text(9)),
+            createdAt: Timestamp(millisecondsSinceEpoch: row.int(10)),
+            runAt: Timestamp(millisecondsSinceEpoch: row.int(11)),
+            startedAt: row.optionalInt(12).map(Timestamp.init(millisecondsSinceEpoch:)),
+            finishedAt: row.optionalInt(13).map(Timestamp.init(millisecondsSinceEpoch:)),
+            timeoutMs: row.int(14),
+            result: row.optionalText(15).map(RawJSON.init(validatedText:)),
+            resultTruncated: row.int(16) != 0,
+            errors: try decodeErrors(row.text(17)),
+            leaseOwner: row.optionalText(18)
+        )
+    }
+
+    // Most jobs have no tags and no errors: skip the JSON decoder for "[]".
+
+    static func encodeTags(_ tags: [String]) -> String {
+        tags.isEmpty ? "[]" : encodeJSON(tags)
+    }
+
+    static func decodeTags(_ text: String) throws(StoreError) -> [String] {
+        text == "[]" ? [] : try decodeJSON([String].self, text, what: "tags")
+    }
+
+    static func encodeErrors(_ errors: [JobFailure]) -> String {
+        errors.isEmpty ? "[]" : encodeJSON(errors)
+    }
+
+    static func decodeErrors(_ text: String) throws(StoreError) -> [JobFailure] {
+        text == "[]" ? [] : try decodeJSON([JobFailure].self, text, what: "errors")
+    }
+
+    private static func encodeJSON<T: Encodable>(_ value: T) -> String {
+        // Encoding strings, integers and timestamps cannot fail.
+        String(decoding: try! JSONEncoder().encode(value), as: UTF8.self)
+    }
+
+    private static func decodeJSON<T: Decodable>(_ type: T.Type, _ text: String, what: String) throws(StoreError) -> T {
+        do {
+            return try JSONDecoder().decode(type, from: Data(text.utf8))
+        } catch {
+            throw .internalError(operation: "read job", message: "stored \(what) are not valid: \(error)")
+        }
+    }
+}

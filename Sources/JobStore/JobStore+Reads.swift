@@ -1,0 +1,71 @@
+import JobCore
+
+/// Reads run on a WAL read connection, never behind the writer's queue.
+/// They block the calling thread briefly (an index lookup, or one page of rows).
+extension JobStore {
+    /// The job with this id, or nil.
+    public func get(_ id: JobID) throws(StoreError) -> Job? {
+        try read("get") { db throws(StoreError) in
+            try db.firstRow("get", "SELECT \(JobRow.columns) FROM jobs WHERE id = ?", [.int(id.rawValue)], JobRow.decode)
+        }
+    }
+
+    /// One page of jobs in increasing id order after `filter.afterID`.
+    public func list(_ filter: ListFilter) throws(StoreError) -> JobPage {
+        var conditions = ["id > ?"]
+        var bindings: [SQLiteValue] = [.int(filter.afterID)]
+        if let queue = filter.queue { conditions.append("queue = ?"); bindings.append(.text(queue)) }
+        if let state = filter.state { conditions.append("state = ?"); bindings.append(.text(state.rawValue)) }
+        if let handler = filter.handler { conditions.append("handler = ?"); bindings.append(.text(handler)) }
+        if let tag = filter.tag {
+            conditions.append("id IN (SELECT job_id FROM job_tags WHERE tag = ? AND job_id > ?)")
+            bindings += [.text(tag), .int(filter.afterID)]
+        }
+        let limit = max(filter.limit, 1)
+        bindings.append(.int(Int64(limit) + 1))  // one more tells whether a next page exists
+        let sql = "SELECT \(JobRow.columns) FROM jobs WHERE \(conditions.joined(separator: " AND ")) ORDER BY id LIMIT ?"
+        var jobs = try read("list") { db throws(StoreError) in try db.rows("list", sql, bindings, JobRow.decode) }
+        var next: Int64? = nil
+        if jobs.count > limit {
+            jobs.removeLast()
+            next = jobs.last?.id.rawValue
+        }
+        return JobPage(jobs: jobs, nextAfterID: next)
+    }
+
+    /// Jobs per state of every queue that holds jobs or has been paused or resumed.
+    public func stats() throws(StoreError) -> [String: QueueStats] {
+        try read("stats") { db throws(StoreError) in
+            var queues: [String: QueueStats] = [:]
+            let empty = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0, 0) })
+            for (queue, paused) in try db.rows("stats", "SELECT name, paused FROM queues", [], { ($0.text(0), $0.int(1) != 0) }) {
+                queues[queue] = QueueStats(counts: empty, paused: paused)
+            }
+            for (queue, state, n) in try db.rows("stats", "SELECT queue, state, n FROM job_counts WHERE n > 0", [], {
+                ($0.text(0), JobState(rawValue: $0.text(1)), Int($0.int(2)))
+            }) {
+                guard let state else { continue }
+                queues[queue, default: QueueStats(counts: empty, paused: false)].counts[state] = n
+            }
+            return queues
+        }
+    }
+
+    /// The earliest `run_at` of a `scheduled` or `retrying` job: when the
+    /// scheduler should next promote. Nil when none waits.
+    public func nextWakeTime() throws(StoreError) -> Timestamp? {
+        try read("next wake time") { db throws(StoreError) in
+            try db.firstRow(
+                "next wake time",
+                "SELECT min(run_at) FROM jobs WHERE state IN \(SQLStates.list(JobState.waiting))"
+            ) { $0.optionalInt(0) }?.map(Timestamp.init(millisecondsSinceEpoch:))
+        }
+    }
+
+    /// Whether `queue` is paused (persisted across restarts).
+    public func isPaused(queue: String) throws(StoreError) -> Bool {
+        try read("read queue") { db throws(StoreError) in
+            try db.firstRow("read queue", "SELECT paused FROM queues WHERE name = ?", [.text(queue)]) { $0.int(0) != 0 } ?? false
+        }
+    }
+}

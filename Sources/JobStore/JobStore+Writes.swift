@@ -1,0 +1,84 @@
+import JobCore
+
+extension JobStore {
+    /// Stores a new job; answers once it is committed (and synced under
+    /// `durability: full`). With a `unique_key` held by an unfinished job,
+    /// creates nothing and answers with that job, `duplicate: true`.
+    public func enqueue(_ job: NewJob) async throws(StoreError) -> EnqueueOutcome {
+        try await perform { tx throws(StoreError) in try tx.enqueue(job) }
+    }
+
+    /// Stores every job, or none of them when one fails.
+    public func enqueueBatch(_ jobs: [NewJob]) async throws(StoreError) -> BatchEnqueueOutcome {
+        try await perform { tx throws(StoreError) in try tx.enqueueBatch(jobs) }
+    }
+
+    /// Marks up to `request.maxJobs` ready jobs `running` under this run's lease
+    /// (promoting due `scheduled`/`retrying` jobs first) and returns them.
+    public func claim(_ request: ClaimRequest) async throws(StoreError) -> [Job] {
+        try await perform { tx throws(StoreError) in try tx.claim(request) }
+    }
+
+    /// Records the success of attempt `attempt`. Returns nil, changing
+    /// nothing, when the job is no longer running that attempt.
+    public func complete(_ id: JobID, attempt: Int, result: RawJSON?, resultTruncated: Bool = false) async throws(StoreError) -> Job? {
+        try await perform { tx throws(StoreError) in
+            try tx.complete(id, attempt: attempt, result: result, resultTruncated: resultTruncated)
+        }
+    }
+
+    /// Records the failure of attempt `attempt` (see `FailureDisposition`).
+    /// Returns nil, changing nothing, when the job is no longer running that attempt.
+    public func fail(_ id: JobID, attempt: Int, failure: JobFailure, disposition: FailureDisposition) async throws(StoreError) -> Job? {
+        try await perform { tx throws(StoreError) in
+            try tx.fail(id, attempt: attempt, failure: failure, disposition: disposition)
+        }
+    }
+
+    /// Cancels an unfinished job (`invalidState` for a finished one).
+    public func cancel(_ id: JobID) async throws(StoreError) -> CancelOutcome {
+        try await perform { tx throws(StoreError) in try tx.cancel(id) }
+    }
+
+    /// Queues a `failed` or `cancelled` job again with attempts from 0.
+    public func retry(_ id: JobID) async throws(StoreError) -> Job {
+        try await perform { tx throws(StoreError) in try tx.retry(id) }
+    }
+
+    /// Stops `queue` from starting jobs, persistently. Returns true.
+    @discardableResult
+    public func pause(queue: String) async throws(StoreError) -> Bool {
+        try await perform { tx throws(StoreError) in try tx.setPaused(queue, true) }
+    }
+
+    /// Lets `queue` start jobs again. Returns false (the new `paused`).
+    @discardableResult
+    public func resume(queue: String) async throws(StoreError) -> Bool {
+        try await perform { tx throws(StoreError) in try tx.setPaused(queue, false) }
+    }
+
+    /// Moves due `scheduled`/`retrying` jobs to `queued`, at most `limit`.
+    @discardableResult
+    public func promoteDue(limit: Int = 1000) async throws(StoreError) -> Int {
+        try await perform { tx throws(StoreError) in try tx.promoteDue(limit: limit) }
+    }
+
+    /// Deletes finished jobs older than their retention, at most `batchSize`
+    /// per state; call again while it returns more than 0.
+    public func prune(retentionMs: [JobState: Int64], batchSize: Int = 500) async throws(StoreError) -> Int {
+        try await perform { tx throws(StoreError) in try tx.prune(retentionMs: retentionMs, batchSize: batchSize) }
+    }
+
+    /// At start-up: every job left `running` by an earlier run becomes a
+    /// failed attempt ("daemon stopped during the attempt"), retried after
+    /// `retryDelayMs(job)` or `failed` on its last attempt. Returns them.
+    public func recoverInterrupted(retryDelayMs: @escaping @Sendable (Job) -> Int64) async throws(StoreError) -> [Job] {
+        try await perform { tx throws(StoreError) in try tx.recoverInterrupted(retryDelayMs: retryDelayMs) }
+    }
+
+    /// `max_queued_jobs`; a config reload may change it.
+    public var maxActiveJobs: Int {
+        get { writerMaxActiveJobs }
+        set { writerMaxActiveJobs = newValue }
+    }
+}

@@ -1,0 +1,88 @@
+import CSQLite
+import JobCore
+
+/// The job store: one SQLite database, one writer thread doing group commit,
+/// and a pool of readers. Every write is answered only after its COMMIT.
+public final class JobStore: Sendable {
+    public let options: StoreOptions
+    private let writer: GroupCommitWriter
+    private let readers: ReaderPool
+
+    /// This run's lease owner: the name on the jobs it claims.
+    public var leaseOwner: String { options.leaseOwner }
+
+    private init(options: StoreOptions, writer: GroupCommitWriter, readers: ReaderPool) {
+        self.options = options
+        self.writer = writer
+        self.readers = readers
+    }
+
+    /// Opens (creating if needed) and migrates the database, then starts the writer.
+    /// A database newer than this binary is refused before anything is written to it.
+    public static func open(_ options: StoreOptions) throws(StoreError) -> JobStore {
+        let connection: SQLiteConnection
+        do {
+            connection = try SQLiteConnection(path: options.path, mode: .readWrite)
+        } catch {
+            throw .cannotOpen(path: options.path, message: error.message)
+        }
+        sqlite3_busy_timeout(connection.handle, options.busyTimeoutMs)
+        let migrator = Migrator(migrations: options.migrations)
+        try migrator.checkNotNewer(connection)
+        try configure(connection, options)
+        try migrator.migrate(connection, now: options.clock().rawValue)
+
+        let writer = GroupCommitWriter(connection: connection, options: options)
+        writer.start()
+        return JobStore(options: options, writer: writer, readers: ReaderPool(path: options.path, maxIdle: options.maxIdleReaders))
+    }
+
+    private static func configure(_ connection: SQLiteConnection, _ options: StoreOptions) throws(StoreError) {
+        try StoreError.wrap("configure \(options.path)") { () throws(SQLiteError) in
+            let mode = try connection.prepared("PRAGMA journal_mode = WAL")
+            guard try mode.step(), mode.text(0).lowercased() == "wal" else {
+                throw SQLiteError(code: SQLITE_ERROR, extendedCode: SQLITE_ERROR,
+                                  message: "the database refused WAL mode", context: "PRAGMA journal_mode")
+            }
+            mode.reset()
+            try connection.execute("""
+                PRAGMA synchronous = \(options.durability == .full ? "FULL" : "NORMAL");
+                PRAGMA mmap_size = 0;
+                PRAGMA temp_store = MEMORY;
+                PRAGMA cache_size = -16384;
+                """)
+        }
+    }
+
+    /// Finishes every write already submitted, checkpoints, and closes the
+    /// database. Later calls fail with `StoreError.closed`.
+    public func close() {
+        writer.stop()
+        readers.close()
+    }
+
+    /// The SQLite library in use (log it at start-up).
+    public static var sqliteVersion: String { sqliteLibraryVersion }
+
+    // MARK: - Writes
+
+    /// Runs `body` in the next group-commit transaction and returns its
+    /// value once that transaction has committed.
+    func perform<T: Sendable>(_ body: @escaping (WriteTransaction) throws(StoreError) -> T) async throws(StoreError) -> T {
+        let result = await withCheckedContinuation { continuation in
+            writer.submit(TypedWrite(body: body, continuation: continuation))
+        }
+        return try result.get()
+    }
+
+    var writerMaxActiveJobs: Int {
+        get { writer.maxActiveJobs }
+        set { writer.maxActiveJobs = newValue }
+    }
+
+    // MARK: - Reads
+
+    func read<T>(_ operation: String, _ body: (SQLiteConnection) throws(StoreError) -> T) throws(StoreError) -> T {
+        try readers.read(operation, body)
+    }
+}

@@ -1,0 +1,44 @@
+/// A write request waiting for the writer thread: it runs inside the shared
+/// transaction, and its caller is answered only after the COMMIT.
+protocol PendingWrite: AnyObject {
+    /// Runs the request's statements. Returns their error when they failed;
+    /// the writer then rolls back this request's savepoint and nothing else.
+    func execute(_ transaction: WriteTransaction) -> StoreError?
+    /// Answers the caller with what `execute` produced (after the COMMIT).
+    func answer()
+    /// Answers the caller with `error`: the transaction did not commit.
+    func fail(_ error: StoreError)
+}
+
+/// A `PendingWrite` whose caller awaits a value of type `Value`.
+final class TypedWrite<Value: Sendable>: PendingWrite {
+    private let body: (WriteTransaction) throws(StoreError) -> Value
+    private let continuation: CheckedContinuation<Result<Value, StoreError>, Never>
+    private var outcome: Result<Value, StoreError>?
+
+    init(
+        body: @escaping (WriteTransaction) throws(StoreError) -> Value,
+        continuation: CheckedContinuation<Result<Value, StoreError>, Never>
+    ) {
+        self.body = body
+        self.continuation = continuation
+    }
+
+    func execute(_ transaction: WriteTransaction) -> StoreError? {
+        do {
+            outcome = .success(try body(transaction))
+            return nil
+        } catch {
+            outcome = .failure(error)
+            return error
+        }
+    }
+
+    func answer() {
+        continuation.resume(returning: outcome!)
+    }
+
+    func fail(_ error: StoreError) {
+        continuation.resume(returning: .failure(error))
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import JobCore
+
+/// How the store opens and treats its database.
+public struct StoreOptions: Sendable {
+    /// What an acknowledged write survives.
+    public enum Durability: String, Sendable, CaseIterable {
+        /// `synchronous=FULL`: fsync before every acknowledgement; survives a power cut.
+        case full
+        /// `synchronous=NORMAL`: survives a crash of the daemon, not of the machine.
+        case normal
+    }
+
+    /// The database file; its folder must exist.
+    public var path: String
+    public var durability: Durability = .full
+    /// How long a write waits for another process's lock before it fails.
+    public var busyTimeoutMs: Int32 = 5000
+    /// The most write requests that share one transaction.
+    public var maxWritesPerTransaction = 4096
+    /// WAL frames after which the writer checkpoints between transactions.
+    public var checkpointAfterFrames: Int32 = 1000
+    /// The most read connections kept open when idle.
+    public var maxIdleReaders = 8
+    /// `max_queued_jobs`: enqueue fails with `overloaded` while this many jobs are not terminal.
+    public var maxActiveJobs = 10_000_000
+    /// This daemon run's name in the lease of the jobs it runs.
+    public var leaseOwner: String = "run-" + UUID().uuidString.lowercased()
+    /// The clock. Read once per transaction; tests inject their own.
+    public var clock: @Sendable () -> Timestamp = systemClock
+    /// The schema; tests may pass others.
+    public var migrations: [Migration] = Migration.all
+
+    public init(path: String) {
+        self.path = path
+    }
+}
+
+/// The wall clock, to the millisecond.
+public let systemClock: @Sendable () -> Timestamp = {
+    var spec = timespec()
+    clock_gettime(CLOCK_REALTIME, &spec)
+    return Timestamp(millisecondsSinceEpoch: Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000)
+}

@@ -1,0 +1,78 @@
+import JobCore
+
+/// The answer to `enqueue`.
+public struct EnqueueOutcome: Hashable, Sendable {
+    public var id: JobID
+    public var state: JobState
+    /// True when a job with the same `unique_key` was not terminal: nothing was created.
+    public var duplicate: Bool
+}
+
+/// The answer to `enqueueBatch`, in the order of the jobs given.
+public struct BatchEnqueueOutcome: Hashable, Sendable {
+    public var ids: [JobID]
+    public var duplicates: [Bool]
+}
+
+/// What `claim` may take: at most `maxJobs` in all, and at most the free
+/// slots of each queue.
+public struct ClaimRequest: Hashable, Sendable {
+    public var maxJobs: Int
+    /// Free slots of the queues the config names.
+    public var slotsPerQueue: [String: Int]
+    /// Free slots of any other queue; nil means "as many as `maxJobs`".
+    public var slotsForOtherQueues: Int?
+
+    public init(maxJobs: Int, slotsPerQueue: [String: Int] = [:], slotsForOtherQueues: Int? = nil) {
+        self.maxJobs = maxJobs
+        self.slotsPerQueue = slotsPerQueue
+        self.slotsForOtherQueues = slotsForOtherQueues
+    }
+
+    func slots(for queue: String) -> Int {
+        min(maxJobs, slotsPerQueue[queue] ?? slotsForOtherQueues ?? maxJobs)
+    }
+}
+
+/// The answer to `cancel`.
+public struct CancelOutcome: Hashable, Sendable {
+    /// The job, now `cancelled`.
+    public var job: Job
+    /// Its state before: `running` means a handler is to be stopped.
+    public var previousState: JobState
+}
+
+/// The counts of one queue for `stats`.
+public struct QueueStats: Hashable, Sendable {
+    /// Jobs per state; every state is present, 0 when none.
+    public var counts: [JobState: Int]
+    public var paused: Bool
+}
+
+/// The filters and cursor of `list`.
+public struct ListFilter: Hashable, Sendable {
+    public var queue: String?
+    public var state: JobState?
+    public var handler: String?
+    public var tag: String?
+    /// Only jobs with an id above this one.
+    public var afterID: Int64
+    public var limit: Int
+
+    public init(queue: String? = nil, state: JobState? = nil, handler: String? = nil, tag: String? = nil,
+                afterID: Int64 = 0, limit: Int = 100) {
+        self.queue = queue
+        self.state = state
+        self.handler = handler
+        self.tag = tag
+        self.afterID = afterID
+        self.limit = limit
+    }
+}
+
+/// One page of `list`.
+public struct JobPage: Hashable, Sendable {
+    public var jobs: [Job]
+    /// The cursor of the next page; nil on the last page.
+    public var nextAfterID: Int64?
+}

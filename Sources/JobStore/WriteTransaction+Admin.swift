@@ -1,0 +1,71 @@
+import JobCore
+
+extension WriteTransaction {
+    /// Any unfinished job -> `cancelled`. A running job's late completion is
+    /// then ignored by the guards of `complete` and `fail`.
+    func cancel(_ id: JobID) throws(StoreError) -> CancelOutcome {
+        let before = try job(id, operation: "cancel")
+        guard before.state.after(.cancelled) != nil else {
+            throw .invalidState(id, state: before.state, operation: "cancel")
+        }
+        let job = try connection.firstRow("cancel", Self.markCancelled, [.int(now.rawValue), .int(id.rawValue)], JobRow.decode)
+        guard let job else { throw .internalError(operation: "cancel", message: "job \(id) changed during cancel") }
+        return CancelOutcome(job: job, previousState: before.state)
+    }
+
+    /// `failed`/`cancelled` -> `queued` with attempts from 0; `errors` keeps the history.
+    func retry(_ id: JobID) throws(StoreError) -> Job {
+        let before = try job(id, operation: "retry")
+        guard before.state.after(.retried) != nil else {
+            throw .invalidState(id, state: before.state, operation: "retry")
+        }
+        if let key = before.uniqueKey, let holder = try activeJob(uniqueKey: key) {
+            throw .uniqueKeyInUse(id, uniqueKey: key, heldBy: holder.id)
+        }
+        try reserveActiveSlot()
+        let job = try connection.firstRow("retry", Self.markRetried, [.int(now.rawValue), .int(id.rawValue)], JobRow.decode)
+        guard let job else { throw .internalError(operation: "retry", message: "job \(id) changed during retry") }
+        return job
+    }
+
+    /// Persists whether `queue` starts jobs. Returns the new setting.
+    func setPaused(_ queue: String, _ paused: Bool) throws(StoreError) -> Bool {
+        try connection.run(paused ? "pause" : "resume", """
+            INSERT INTO queues (name, paused, updated_at) VALUES (?, ?, ?)
+            ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at
+            """, [.text(queue), .int(paused ? 1 : 0), .int(now.rawValue)])
+        return paused
+    }
+
+    /// Deletes at most `batchSize` jobs of each terminal state that finished
+    /// longer ago than its retention. Returns how many were deleted; call
+    /// again while it is not 0 (small batches keep each transaction short).
+    func prune(retentionMs: [JobState: Int64], batchSize: Int) throws(StoreError) -> Int {
+        var deleted = 0
+        for (state, keep) in retentionMs.sorted(by: { $0.key.rawValue < $1.key.rawValue }) where state.isTerminal {
+            deleted += try connection.run("prune", Self.pruneState, [
+                .text(state.rawValue), .int(now.adding(milliseconds: -keep).rawValue), .int(Int64(batchSize)),
+            ])
+        }
+        return deleted
+    }
+
+    private static let markCancelled = """
+        UPDATE jobs SET state = '\(JobEvent.cancelled.target)', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL
+        WHERE id = ? AND \(SQLStates.guardFor(.cancelled))
+        RETURNING \(JobRow.columns)
+        """
+
+    private static let markRetried = """
+        UPDATE jobs SET state = '\(JobEvent.retried.target)', attempts = 0, run_at = ?1, started_at = NULL,
+                        finished_at = NULL, result = NULL, result_truncated = 0
+        WHERE id = ?2 AND \(SQLStates.guardFor(.retried))
+        RETURNING \(JobRow.columns)
+        """
+
+    private static let pruneState = """
+        DELETE FROM jobs WHERE id IN (
+            SELECT id FROM jobs WHERE state = ? AND finished_at IS NOT NULL AND finished_at < ?
+            ORDER BY finished_at LIMIT ?)
+        """
+}

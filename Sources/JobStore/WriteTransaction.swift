@@ -1,0 +1,65 @@
+import JobCore
+
+/// The state of one group-commit transaction, handed to every request in it.
+/// Lives on the writer thread only.
+final class WriteTransaction {
+    let connection: SQLiteConnection
+    /// The one clock reading of this transaction.
+    let now: Timestamp
+    let leaseOwner: String
+    let maxActiveJobs: Int
+    /// Jobs not yet terminal, read once per transaction when first needed.
+    /// Never decremented when a request rolls back, so it can only err
+    /// towards refusing (and only within this transaction).
+    private var activeJobs: Int?
+
+    init(connection: SQLiteConnection, now: Timestamp, leaseOwner: String, maxActiveJobs: Int) {
+        self.connection = connection
+        self.now = now
+        self.leaseOwner = leaseOwner
+        self.maxActiveJobs = maxActiveJobs
+    }
+
+    /// Counts one more job that is not terminal, or refuses with `overloaded`.
+    func reserveActiveSlot() throws(StoreError) {
+        if activeJobs == nil {
+            let count = try connection.firstRow(
+                "count active jobs",
+                "SELECT coalesce(sum(n), 0) FROM job_counts WHERE state IN \(SQLStates.list(JobState.active))"
+            ) { $0.int(0) }
+            activeJobs = Int(count ?? 0)
+        }
+        guard activeJobs! < maxActiveJobs else { throw .overloaded(limit: maxActiveJobs) }
+        activeJobs! += 1
+    }
+
+    /// The job with this id, read inside the transaction.
+    func job(_ id: JobID, operation: String) throws(StoreError) -> Job {
+        let job = try connection.firstRow(operation, "SELECT \(JobRow.columns) FROM jobs WHERE id = ?", [.int(id.rawValue)], JobRow.decode)
+        guard let job else { throw .notFound(id) }
+        return job
+    }
+
+    /// The job that holds `uniqueKey` while not terminal, if any.
+    func activeJob(uniqueKey: String) throws(StoreError) -> (id: JobID, state: JobState)? {
+        try connection.firstRow(
+            "find unique_key",
+            "SELECT id, state FROM jobs WHERE unique_key = ? AND state IN \(SQLStates.list(JobState.active))",
+            [.text(uniqueKey)]
+        ) { row in (JobID(row.int(0)), JobState(rawValue: row.text(1)) ?? .queued) }
+    }
+}
+
+/// State names as SQL literals, built from the model so the SQL guards and
+/// `JobState`'s transitions cannot drift apart.
+enum SQLStates {
+    /// `('a', 'b')`
+    static func list(_ states: [JobState]) -> String {
+        "(" + states.map { "'\($0.rawValue)'" }.joined(separator: ", ") + ")"
+    }
+
+    /// `state IN (...)`: the states in which `event` is allowed.
+    static func guardFor(_ event: JobEvent) -> String {
+        "state IN \(list(event.allowedSources))"
+    }
+}
