@@ -6,6 +6,7 @@ extension SQLiteConnection {
         try StoreError.wrap(operation) { () throws(SQLiteError) in
             let statement = try prepared(sql)
             try statement.bind(bindings)
+            defer { statement.reset() }
             while try statement.step() {}
             return changes
         }
@@ -20,6 +21,7 @@ extension SQLiteConnection {
             try statement.bind(bindings)
             return statement
         }
+        defer { statement.reset() }
         var result: [T] = []
         while try StoreError.wrap(operation, { () throws(SQLiteError) in try statement.step() }) {
             result.append(try map(statement))
@@ -36,9 +38,8 @@ extension SQLiteConnection {
             try statement.bind(bindings)
             return statement
         }
+        defer { statement.reset() }  // ends the read at once
         guard try StoreError.wrap(operation, { () throws(SQLiteError) in try statement.step() }) else { return nil }
-        let value = try map(statement)
-        statement.reset()  // ends the read at once
-        return value
+        return try map(statement)
     }
 }

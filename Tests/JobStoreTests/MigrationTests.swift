@@ -1,2 +1,104 @@
+import Foundation
+import JobCore
 import Testing
 @testable import JobStore
+
+@Suite struct MigrationTests {
+    static let migrationsFolder = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("migrations")
+
+    @Test func embeddedCopyEqualsTheMigrationsFolder() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.migrationsFolder.path)
+            .filter { $0.hasSuffix(".sql") }.sorted()
+        #expect(files == Migration.all.map(\.fileName), "run scripts/embed-migrations")
+        for migration in Migration.all {
+            let text = try String(contentsOf: Self.migrationsFolder.appendingPathComponent(migration.fileName), encoding: .utf8)
+            #expect(text == migration.sql, "\(migration.fileName) differs from its embedded copy: run scripts/embed-migrations")
+            #expect(migration.fileName.hasPrefix(String(format: "%04d_", migration.version)))
+        }
+        #expect(Migration.all.map(\.version) == Array(1...Migration.all.count))
+    }
+
+    @Test func migratesAnEmptyDatabaseToWALWithEveryTable() throws {
+        let t = try TestStore()
+        let tables = try outsideQuery(t.path, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").map { $0[0] }
+        for table in ["jobs", "job_tags", "job_counts", "queues", "schema_migrations"] {
+            #expect(tables.contains(table))
+        }
+        #expect(try outsideQuery(t.path, "PRAGMA journal_mode") == [["wal"]])
+        let applied = try outsideQuery(t.path, "SELECT version, file_name FROM schema_migrations ORDER BY version")
+        #expect(applied == Migration.all.map { ["\($0.version)", $0.fileName] })
+    }
+
+    @Test func eachMigrationAppliesOnce() throws {
+        let t = try TestStore()
+        try t.reopen()
+        try t.reopen()
+        let count = try outsideQuery(t.path, "SELECT count(*) FROM schema_migrations")
+        #expect(count == [["\(Migration.all.count)"]])
+    }
+
+    static let second = Migration(version: 2, fileName: "0002_test_note.sql", sql: """
+        ALTER TABLE jobs ADD COLUMN note TEXT;
+        CREATE TABLE test_marker (x INTEGER);
+        """)
+
+    @Test func upgradesAnOlderSchemaWithOnlyTheNewMigration() async throws {
+        let t = try TestStore()  // version 1, the fixture of an older schema
+        let id = try await t.enqueue()
+        try t.reopen { $0.migrations = Migration.all + [Self.second] }
+        #expect(try outsideQuery(t.path, "SELECT version FROM schema_migrations ORDER BY version") == [["1"], ["2"]])
+        #expect(try outsideQuery(t.path, "SELECT id, note FROM jobs") == [["\(id)", "NULL"]])
+        #expect(try t.job(id).state == .queued)
+    }
+
+    @Test func aFailingMigrationRollsBackAndNamesItsFile() throws {
+        let t = try TestStore()
+        let broken = Migration(version: 2, fileName: "0002_broken.sql", sql: """
+            CREATE TABLE half_done (x INTEGER);
+            INSERT INTO no_such_table VALUES (1);
+            """)
+        #expect {
+            try t.reopen { $0.migrations = Migration.all + [broken] }
+        } throws: { error in
+            guard case StoreError.migrationFailed(let file, let message) = error else { return false }
+            return file == "0002_broken.sql" && message.contains("no_such_table")
+                && "\(error)".contains("0002_broken.sql")
+        }
+        #expect(try outsideQuery(t.path, "SELECT count(*) FROM sqlite_master WHERE name = 'half_done'") == [["0"]])
+        #expect(try outsideQuery(t.path, "SELECT max(version) FROM schema_migrations") == [["1"]])
+        try t.reopen()  // the database still works with the migrations it had
+    }
+
+    @Test func refusesANewerDatabaseAndLeavesItUntouched() throws {
+        let t = try TestStore()
+        t.store.close()
+        _ = try outsideQuery(t.path, "INSERT INTO schema_migrations (version, file_name, applied_at) VALUES (99, '0099_future.sql', 0)")
+        _ = try outsideQuery(t.path, "PRAGMA wal_checkpoint(TRUNCATE)")
+        let before = try Data(contentsOf: URL(fileURLWithPath: t.path))
+        let walBefore = try? Data(contentsOf: URL(fileURLWithPath: t.path + "-wal"))
+
+        #expect(throws: StoreError.schemaTooNew(path: t.path, found: 99, known: Migration.all.count)) {
+            var options = StoreOptions(path: t.path)
+            options.durability = .full
+            _ = try JobStore.open(options)
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: t.path)) == before)
+        #expect((try? Data(contentsOf: URL(fileURLWithPath: t.path + "-wal"))) == walBefore)
+        #expect("\(StoreError.schemaTooNew(path: "x.db", found: 99, known: 1))".contains("newer than this jobqueued knows"))
+    }
+
+    @Test func durabilitySetsSynchronous() async throws {
+        let full = try TestStore()
+        let fullLevel = try await full.store.perform { tx throws(StoreError) in
+            try tx.connection.firstRow("test", "PRAGMA synchronous") { $0.int(0) }
+        }
+        #expect(fullLevel == 2)  // FULL
+        let normal = try TestStore { $0.durability = .normal }
+        let normalLevel = try await normal.store.perform { tx throws(StoreError) in
+            try tx.connection.firstRow("test", "PRAGMA synchronous") { $0.int(0) }
+        }
+        #expect(normalLevel == 1)  // NORMAL
+    }
+}

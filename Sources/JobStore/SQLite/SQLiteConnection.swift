@@ -55,6 +55,7 @@ final class SQLiteConnection {
     func scalarInt(_ sql: String, _ bindings: SQLiteValue...) throws(SQLiteError) -> Int64? {
         let statement = try prepared(sql)
         try statement.bind(bindings)
+        defer { statement.reset() }  // ends the read at once
         guard try statement.step() else { return nil }
         return statement.isNull(0) ? nil : statement.int(0)
     }
@@ -64,6 +65,7 @@ final class SQLiteConnection {
     func run(_ sql: String, _ bindings: SQLiteValue...) throws(SQLiteError) -> Int {
         let statement = try prepared(sql)
         try statement.bind(bindings)
+        defer { statement.reset() }
         while try statement.step() {}
         return changes
     }

@@ -63,6 +63,8 @@ final class SQLiteStatement {
         }
     }
 
+    var columnCount: Int32 { sqlite3_column_count(raw) }
+
     func isNull(_ column: Int32) -> Bool { sqlite3_column_type(raw, column) == SQLITE_NULL }
 
     func int(_ column: Int32) -> Int64 { sqlite3_column_int64(raw, column) }
