@@ -57,8 +57,11 @@ extension JobStore {
         try read("next wake time") { db throws(StoreError) in
             try db.firstRow(
                 "next wake time",
-                "SELECT min(run_at) FROM jobs WHERE state IN \(SQLStates.list(JobState.waiting))"
-            ) { $0.optionalInt(0) }?.map(Timestamp.init(millisecondsSinceEpoch:))
+                """
+                SELECT run_at FROM jobs INDEXED BY jobs_waiting
+                WHERE state IN \(SQLStates.list(JobState.waiting)) ORDER BY run_at LIMIT 1
+                """
+            ) { Timestamp(millisecondsSinceEpoch: $0.int(0)) }
         }
     }
 

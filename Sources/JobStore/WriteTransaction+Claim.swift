@@ -69,7 +69,8 @@ extension WriteTransaction {
 
     private static let promote = """
         UPDATE jobs SET state = '\(JobEvent.becameDue.target)'
-        WHERE id IN (SELECT id FROM jobs WHERE state IN \(SQLStates.list(JobState.waiting)) AND run_at <= ?
+        WHERE id IN (SELECT id FROM jobs INDEXED BY jobs_waiting
+                     WHERE state IN \(SQLStates.list(JobState.waiting)) AND run_at <= ?
                      ORDER BY run_at LIMIT ?)
         """
 }

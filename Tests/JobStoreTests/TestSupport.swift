@@ -78,7 +78,7 @@ final class TestStore {
     }
 
     func claimOne(queue: String = "default") async throws -> Job {
-        let jobs = try await store.claim(ClaimRequest(maxJobs: 1))
+        let jobs = try await store.claim(ClaimRequest(maxJobs: 1, slotsPerQueue: [queue: 1], slotsForOtherQueues: 0))
         guard let job = jobs.first else { throw StoreError.internalError(operation: "test", message: "nothing to claim") }
         return job
     }

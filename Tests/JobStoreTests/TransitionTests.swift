@@ -173,22 +173,26 @@ import Testing
 
 extension TestStore {
     /// A job brought into `state` through the store's own operations.
-    func makeJob(in state: JobState) async throws -> JobID {
-        let id = try await enqueue { $0.start = state == .scheduled ? .after(milliseconds: 60_000) : .now; $0.maxAttempts = 2 }
+    func makeJob(in state: JobState, queue: String = "default") async throws -> JobID {
+        let id = try await enqueue {
+            $0.queue = queue
+            $0.start = state == .scheduled ? .after(milliseconds: 60_000) : .now
+            $0.maxAttempts = 2
+        }
         let failure = JobFailure(message: "x", at: clock.now)
         switch state {
         case .scheduled, .queued:
             break
         case .running:
-            _ = try await claimOne()
+            _ = try await claimOne(queue: queue)
         case .retrying:
-            _ = try await claimOne()
+            _ = try await claimOne(queue: queue)
             _ = try await store.fail(id, attempt: 1, failure: failure, disposition: .retry(afterMs: 60_000))
         case .succeeded:
-            _ = try await claimOne()
+            _ = try await claimOne(queue: queue)
             _ = try await store.complete(id, attempt: 1, result: .null)
         case .failed:
-            _ = try await claimOne()
+            _ = try await claimOne(queue: queue)
             _ = try await store.fail(id, attempt: 1, failure: failure, disposition: .permanent)
         case .cancelled:
             _ = try await store.cancel(id)

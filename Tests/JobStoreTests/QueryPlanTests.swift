@@ -1,0 +1,38 @@
+import JobCore
+import Testing
+@testable import JobStore
+
+/// The hot queries stay O(log n): SQLite's plan searches an index and never
+/// scans or sorts the jobs table. (The benchmark measures it at 1M rows.)
+/// The waiting-jobs queries name their index (`INDEXED BY`): without
+/// statistics the planner would pick `jobs_state` and sort.
+@Suite struct QueryPlanTests {
+    func plan(_ t: TestStore, _ sql: String) throws -> String {
+        try outsideQuery(t.path, "EXPLAIN QUERY PLAN " + sql).map { $0.last! }.joined(separator: " | ")
+    }
+
+    @Test(arguments: [
+        ("SELECT id, priority, run_at FROM jobs WHERE state = 'queued' AND queue = 'q' ORDER BY priority DESC, run_at, id LIMIT 5", "jobs_ready"),
+        ("SELECT id FROM jobs INDEXED BY jobs_waiting WHERE state IN ('scheduled', 'retrying') AND run_at <= 5 ORDER BY run_at LIMIT 10", "jobs_waiting"),
+        ("SELECT run_at FROM jobs INDEXED BY jobs_waiting WHERE state IN ('scheduled', 'retrying') ORDER BY run_at LIMIT 1", "jobs_waiting"),
+        ("SELECT id, state FROM jobs WHERE unique_key = 'k' AND state IN ('scheduled', 'queued', 'running', 'retrying')", "jobs_unique_key"),
+        ("SELECT id FROM jobs WHERE state = 'succeeded' AND finished_at IS NOT NULL AND finished_at < 5 ORDER BY finished_at LIMIT 500", "jobs_finished"),
+        ("SELECT id FROM jobs WHERE id > 0 AND state = 'failed' ORDER BY id LIMIT 101", "jobs_state"),
+        ("SELECT id FROM jobs WHERE state = 'running' AND lease_owner IS NOT 'x' ORDER BY id", "jobs_state"),
+    ])
+    func usesItsIndex(sql: String, index: String) throws {
+        let t = try TestStore()
+        let plan = try plan(t, sql)
+        #expect(plan.contains("USING INDEX \(index)") || plan.contains("USING COVERING INDEX \(index)"), "\(plan)")
+        // A scan of the table is O(n); an ordered walk of a partial index that
+        // stops at LIMIT 1 ("SCAN jobs USING INDEX") reads one entry.
+        let tableScan = plan.contains("SCAN jobs") && !plan.contains("SCAN jobs USING INDEX \(index)")
+        #expect(!tableScan && !plan.contains("TEMP B-TREE"), "\(plan)")
+    }
+
+    @Test func theStoresOwnStatementsMatchThePlannedShapes() async throws {
+        // The SQL the store builds from JobState must match the partial indexes' WHERE clauses.
+        #expect(SQLStates.list(JobState.waiting) == "('scheduled', 'retrying')")
+        #expect(SQLStates.list(JobState.active) == "('scheduled', 'queued', 'running', 'retrying')")
+    }
+}
