@@ -61,8 +61,10 @@ CREATE TABLE queues (
     updated_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 
--- How many jobs each queue holds in each state, kept by the triggers below,
--- so that stats and the max_queued_jobs check never count rows.
+-- How many jobs each queue holds in each state, so that stats and the
+-- max_queued_jobs check never count rows. The daemon's writer keeps it: it
+-- adds up each transaction's state changes and applies them before COMMIT
+-- (one row per queue and state touched, not one per job as a trigger would).
 CREATE TABLE job_counts (
     queue TEXT    NOT NULL,
     state TEXT    NOT NULL,
@@ -70,22 +72,8 @@ CREATE TABLE job_counts (
     PRIMARY KEY (queue, state)
 ) WITHOUT ROWID;
 
-CREATE TRIGGER jobs_counted_on_insert AFTER INSERT ON jobs
+-- A deleted job takes its tags along.
+CREATE TRIGGER jobs_delete_tags AFTER DELETE ON jobs WHEN OLD.tags <> '[]'
 BEGIN
-    INSERT INTO job_counts (queue, state, n) VALUES (NEW.queue, NEW.state, 1)
-        ON CONFLICT (queue, state) DO UPDATE SET n = n + 1;
-END;
-
-CREATE TRIGGER jobs_counted_on_update AFTER UPDATE OF state, queue ON jobs
-    WHEN OLD.state IS NOT NEW.state OR OLD.queue IS NOT NEW.queue
-BEGIN
-    UPDATE job_counts SET n = n - 1 WHERE queue = OLD.queue AND state = OLD.state;
-    INSERT INTO job_counts (queue, state, n) VALUES (NEW.queue, NEW.state, 1)
-        ON CONFLICT (queue, state) DO UPDATE SET n = n + 1;
-END;
-
-CREATE TRIGGER jobs_counted_on_delete AFTER DELETE ON jobs
-BEGIN
-    UPDATE job_counts SET n = n - 1 WHERE queue = OLD.queue AND state = OLD.state;
     DELETE FROM job_tags WHERE job_id = OLD.id;
 END;

@@ -111,10 +111,11 @@ final class GroupCommitWriter: @unchecked Sendable {
             }
         }
         do {
-            try connection.execute("COMMIT")
+            try transaction.counts.write(to: connection)
+            try StoreError.wrap("commit") { () throws(SQLiteError) in try connection.execute("COMMIT") }
         } catch {
             if !connection.isAutocommit { try? connection.execute("ROLLBACK") }
-            batch.forEach { $0.fail(StoreError(error, operation: "commit")) }
+            batch.forEach { $0.fail(error) }
             return
         }
         batch.forEach { $0.answer() }
@@ -129,7 +130,12 @@ final class GroupCommitWriter: @unchecked Sendable {
             if connection.isAutocommit {
                 return failure ?? .storage(operation: "write", message: "the transaction was rolled back by SQLite")
             }
-            if failure != nil { try connection.execute("ROLLBACK TO request") }
+            if failure != nil {
+                try connection.execute("ROLLBACK TO request")
+                transaction.counts.requestRolledBack()
+            } else {
+                transaction.counts.requestSucceeded()
+            }
             try connection.execute("RELEASE request")
             return nil
         } catch {

@@ -10,6 +10,7 @@ extension WriteTransaction {
         }
         let job = try connection.firstRow("cancel", Self.markCancelled, [.int(now.rawValue), .int(id.rawValue)], JobRow.decode)
         guard let job else { throw .internalError(operation: "cancel", message: "job \(id) changed during cancel") }
+        counts.move(job.queue, from: before.state, to: job.state)
         return CancelOutcome(job: job, previousState: before.state)
     }
 
@@ -25,6 +26,7 @@ extension WriteTransaction {
         try reserveActiveSlot()
         let job = try connection.firstRow("retry", Self.markRetried, [.int(now.rawValue), .int(id.rawValue)], JobRow.decode)
         guard let job else { throw .internalError(operation: "retry", message: "job \(id) changed during retry") }
+        counts.move(job.queue, from: before.state, to: job.state)
         return job
     }
 
@@ -43,9 +45,11 @@ extension WriteTransaction {
     func prune(retentionMs: [JobState: Int64], batchSize: Int) throws(StoreError) -> Int {
         var deleted = 0
         for (state, keep) in retentionMs.sorted(by: { $0.key.rawValue < $1.key.rawValue }) where state.isTerminal {
-            deleted += try connection.run("prune", Self.pruneState, [
+            let queues = try connection.rows("prune", Self.pruneState, [
                 .text(state.rawValue), .int(now.adding(milliseconds: -keep).rawValue), .int(Int64(batchSize)),
-            ])
+            ]) { $0.text(0) }
+            for queue in queues { counts.add(queue, state, -1) }
+            deleted += queues.count
         }
         return deleted
     }
@@ -67,5 +71,6 @@ extension WriteTransaction {
         DELETE FROM jobs WHERE id IN (
             SELECT id FROM jobs WHERE state = ? AND finished_at IS NOT NULL AND finished_at < ?
             ORDER BY finished_at LIMIT ?)
+        RETURNING queue
         """
 }

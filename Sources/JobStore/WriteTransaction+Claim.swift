@@ -11,7 +11,9 @@ extension WriteTransaction {
         guard request.maxJobs > 0 else { return [] }
         try promoteDue(limit: Self.promotionsPerClaim)
         let paused = Set(try connection.rows("claim", "SELECT name FROM queues WHERE paused = 1") { $0.text(0) })
-        let queues = try connection.rows("claim", "SELECT queue FROM job_counts WHERE state = 'queued' AND n > 0") { $0.text(0) }
+        // Queues with ready jobs: as counted at the last commit, plus those this transaction changed.
+        let queues = Set(try connection.rows("claim", "SELECT queue FROM job_counts WHERE state = 'queued' AND n > 0") { $0.text(0) })
+            .union(counts.queuesChanged(in: .queued))
 
         // The best few of each queue (one index range each), merged here:
         // a single ORDER BY over several queues would sort every ready job.
@@ -30,7 +32,10 @@ extension WriteTransaction {
             let job = try connection.firstRow("claim", Self.markRunning, [
                 .int(now.rawValue), .text(leaseOwner), .int(now.rawValue), .int(candidate.id),
             ], JobRow.decode)
-            if let job { claimed.append(job) }
+            if let job {
+                counts.move(job.queue, from: .queued, to: .running)
+                claimed.append(job)
+            }
         }
         return claimed
     }
@@ -39,7 +44,17 @@ extension WriteTransaction {
     /// earliest first, at most `limit`. Returns how many moved.
     @discardableResult
     func promoteDue(limit: Int) throws(StoreError) -> Int {
-        try connection.run("promote due jobs", Self.promote, [.int(now.rawValue), .int(Int64(limit))])
+        let due = try connection.rows("promote due jobs", Self.dueJobs, [.int(now.rawValue), .int(Int64(limit))]) { row in
+            (id: row.int(0), queue: row.text(1), state: JobState(rawValue: row.text(2)))
+        }
+        var promoted = 0
+        for job in due {
+            guard let state = job.state,
+                  try connection.run("promote due jobs", Self.promote, [.int(job.id)]) == 1 else { continue }
+            counts.move(job.queue, from: state, to: .queued)
+            promoted += 1
+        }
+        return promoted
     }
 
     private struct Candidate: Comparable {
@@ -67,10 +82,13 @@ extension WriteTransaction {
         RETURNING \(JobRow.columns)
         """
 
+    private static let dueJobs = """
+        SELECT id, queue, state FROM jobs INDEXED BY jobs_waiting
+        WHERE state IN \(SQLStates.list(JobState.waiting)) AND run_at <= ?
+        ORDER BY run_at LIMIT ?
+        """
+
     private static let promote = """
-        UPDATE jobs SET state = '\(JobEvent.becameDue.target)'
-        WHERE id IN (SELECT id FROM jobs INDEXED BY jobs_waiting
-                     WHERE state IN \(SQLStates.list(JobState.waiting)) AND run_at <= ?
-                     ORDER BY run_at LIMIT ?)
+        UPDATE jobs SET state = '\(JobEvent.becameDue.target)' WHERE id = ? AND \(SQLStates.guardFor(.becameDue))
         """
 }

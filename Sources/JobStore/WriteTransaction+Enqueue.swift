@@ -15,6 +15,7 @@ extension WriteTransaction {
             .int(now.rawValue), .int(job.runAt(createdAt: now).rawValue),
         ])
         let id = connection.lastInsertRowID
+        counts.add(job.queue, state, +1)
         for tag in Set(job.tags) {
             try connection.run("enqueue", "INSERT INTO job_tags (job_id, tag) VALUES (?, ?)", [.int(id), .text(tag)])
         }

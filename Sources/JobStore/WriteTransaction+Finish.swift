@@ -12,10 +12,12 @@ extension WriteTransaction {
     /// `running` -> `succeeded`, only if the job is still running `attempt`.
     /// Returns nil (and changes nothing) for a late or duplicate completion.
     func complete(_ id: JobID, attempt: Int, result: RawJSON?, resultTruncated: Bool) throws(StoreError) -> Job? {
-        try connection.firstRow("complete", Self.markSucceeded, [
+        let job = try connection.firstRow("complete", Self.markSucceeded, [
             .int(now.rawValue), .optionalText(result?.text), .int(resultTruncated ? 1 : 0),
             .int(id.rawValue), .int(Int64(attempt)),
         ], JobRow.decode)
+        if let job { counts.move(job.queue, from: .running, to: job.state) }
+        return job
     }
 
     /// Records a failed attempt: `retrying`/`queued` while attempts remain
@@ -36,11 +38,13 @@ extension WriteTransaction {
             event = .failedForGood
         }
         let errors = current.errors.appending(failure: failure)
-        return try connection.firstRow("fail", Self.markFailed, [
+        let job = try connection.firstRow("fail", Self.markFailed, [
             .text(event.target.rawValue), .text(JobRow.encodeErrors(errors)), .optionalInt(runAt?.rawValue),
             .optionalInt(event.target.isTerminal ? now.rawValue : nil),
             .int(id.rawValue), .int(Int64(attempt)),
         ], JobRow.decode)
+        if let job { counts.move(job.queue, from: .running, to: job.state) }
+        return job
     }
 
     /// Jobs left `running` by an earlier run of the daemon (a crash, a kill)

@@ -55,8 +55,17 @@ import Testing
         for state in JobState.allCases {
             _ = try await t.makeJob(in: state, queue: "q-\(state)")
         }
+        var bad = [NewJob(handler: "noop", queue: "rolled-back"), NewJob(handler: "noop", queue: "rolled-back")]
+        bad[1].priority = 5000  // SQLite's CHECK refuses it: the batch rolls back
+        _ = try? await t.store.enqueueBatch(bad)
+        _ = try await t.store.claim(ClaimRequest(maxJobs: 2))
+        try t.reopen()
+        _ = try await t.store.recoverInterrupted { _ in 10 }
+        t.clock.advance(ms: 60_000)
+        _ = try await t.store.promoteDue()
+        _ = try await t.store.retry(t.makeJob(in: .failed, queue: "again"))
         t.clock.advance(ms: 100)
-        _ = try await t.store.prune(retentionMs: [.succeeded: 1])
+        _ = try await t.store.prune(retentionMs: [.succeeded: 1, .cancelled: 1])
         let counted = try outsideQuery(t.path, "SELECT queue, state, n FROM job_counts WHERE n > 0 ORDER BY queue, state")
         let actual = try outsideQuery(t.path, "SELECT queue, state, count(*) FROM jobs GROUP BY queue, state ORDER BY queue, state")
         #expect(counted == actual)

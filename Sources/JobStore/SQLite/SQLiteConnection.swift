@@ -13,6 +13,7 @@ final class SQLiteConnection {
     }
 
     init(path: String, mode: Mode) throws(SQLiteError) {
+        _ = Self.libraryConfigured
         var db: OpaquePointer?
         let flags = (mode == .readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
             | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
@@ -25,6 +26,9 @@ final class SQLiteConnection {
         self.handle = db
         self.path = path
     }
+
+    /// Configures the library once, before the process's first connection.
+    private static let libraryConfigured: Int32 = csqlite_configure_for_single_owner_connections()
 
     deinit {
         statements.removeAll()  // finalize before closing
