@@ -95,7 +95,7 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     private func commit(_ batch: [any PendingWrite]) {
         do {
-            try connection.execute("BEGIN IMMEDIATE")
+            try connection.run("BEGIN IMMEDIATE")
         } catch {
             batch.forEach { $0.fail(StoreError(error, operation: "begin transaction")) }
             return
@@ -112,9 +112,9 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
         do {
             try transaction.counts.write(to: connection)
-            try StoreError.wrap("commit") { () throws(SQLiteError) in try connection.execute("COMMIT") }
+            try StoreError.wrap("commit") { () throws(SQLiteError) in try connection.run("COMMIT") }
         } catch {
-            if !connection.isAutocommit { try? connection.execute("ROLLBACK") }
+            if !connection.isAutocommit { try? connection.run("ROLLBACK") }
             batch.forEach { $0.fail(error) }
             return
         }
@@ -124,19 +124,27 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// Runs one request so that its failure undoes only its own statements.
     /// Returns an error when the transaction as a whole was lost.
     private func runInSavepoint(_ write: any PendingWrite, _ transaction: WriteTransaction) -> StoreError? {
+        if write.writesOneStatement {
+            let failure = write.execute(transaction)
+            if connection.isAutocommit {
+                return failure ?? .storage(operation: "write", message: "the transaction was rolled back by SQLite")
+            }
+            if failure != nil { transaction.counts.requestRolledBack() } else { transaction.counts.requestSucceeded() }
+            return nil
+        }
         do {
-            try connection.execute("SAVEPOINT request")
+            try connection.run("SAVEPOINT request")
             let failure = write.execute(transaction)
             if connection.isAutocommit {
                 return failure ?? .storage(operation: "write", message: "the transaction was rolled back by SQLite")
             }
             if failure != nil {
-                try connection.execute("ROLLBACK TO request")
+                try connection.run("ROLLBACK TO request")
                 transaction.counts.requestRolledBack()
             } else {
                 transaction.counts.requestSucceeded()
             }
-            try connection.execute("RELEASE request")
+            try connection.run("RELEASE request")
             return nil
         } catch {
             if connection.isAutocommit { return StoreError(error, operation: "write") }

@@ -5,7 +5,7 @@ extension JobStore {
     /// `durability: full`). With a `unique_key` held by an unfinished job,
     /// creates nothing and answers with that job, `duplicate: true`.
     public func enqueue(_ job: NewJob) async throws(StoreError) -> EnqueueOutcome {
-        try await perform { tx throws(StoreError) in try tx.enqueue(job) }
+        try await perform(writesOneStatement: job.tags.isEmpty) { tx throws(StoreError) in try tx.enqueue(job) }
     }
 
     /// Stores every job, or none of them when one fails.
@@ -22,7 +22,7 @@ extension JobStore {
     /// Records the success of attempt `attempt`. Returns nil, changing
     /// nothing, when the job is no longer running that attempt.
     public func complete(_ id: JobID, attempt: Int, result: RawJSON?, resultTruncated: Bool = false) async throws(StoreError) -> Job? {
-        try await perform { tx throws(StoreError) in
+        try await perform(writesOneStatement: true) { tx throws(StoreError) in
             try tx.complete(id, attempt: attempt, result: result, resultTruncated: resultTruncated)
         }
     }
@@ -30,19 +30,19 @@ extension JobStore {
     /// Records the failure of attempt `attempt` (see `FailureDisposition`).
     /// Returns nil, changing nothing, when the job is no longer running that attempt.
     public func fail(_ id: JobID, attempt: Int, failure: JobFailure, disposition: FailureDisposition) async throws(StoreError) -> Job? {
-        try await perform { tx throws(StoreError) in
+        try await perform(writesOneStatement: true) { tx throws(StoreError) in
             try tx.fail(id, attempt: attempt, failure: failure, disposition: disposition)
         }
     }
 
     /// Cancels an unfinished job (`invalidState` for a finished one).
     public func cancel(_ id: JobID) async throws(StoreError) -> CancelOutcome {
-        try await perform { tx throws(StoreError) in try tx.cancel(id) }
+        try await perform(writesOneStatement: true) { tx throws(StoreError) in try tx.cancel(id) }
     }
 
     /// Queues a `failed` or `cancelled` job again with attempts from 0.
     public func retry(_ id: JobID) async throws(StoreError) -> Job {
-        try await perform { tx throws(StoreError) in try tx.retry(id) }
+        try await perform(writesOneStatement: true) { tx throws(StoreError) in try tx.retry(id) }
     }
 
     /// Stops `queue` from starting jobs, persistently. Returns true.

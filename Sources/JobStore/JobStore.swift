@@ -68,9 +68,14 @@ public final class JobStore: Sendable {
 
     /// Runs `body` in the next group-commit transaction and returns its
     /// value once that transaction has committed.
-    func perform<T: Sendable>(_ body: @escaping (WriteTransaction) throws(StoreError) -> T) async throws(StoreError) -> T {
+    /// `writesOneStatement`: the body writes with at most one statement, so
+    /// it needs no savepoint of its own (a failed statement undoes itself).
+    func perform<T: Sendable>(
+        writesOneStatement: Bool = false,
+        _ body: @escaping (WriteTransaction) throws(StoreError) -> T
+    ) async throws(StoreError) -> T {
         let result = await withCheckedContinuation { continuation in
-            writer.submit(TypedWrite(body: body, continuation: continuation))
+            writer.submit(TypedWrite(writesOneStatement: writesOneStatement, body: body, continuation: continuation))
         }
         return try result.get()
     }

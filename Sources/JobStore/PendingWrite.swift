@@ -1,6 +1,9 @@
 /// A write request waiting for the writer thread: it runs inside the shared
 /// transaction, and its caller is answered only after the COMMIT.
 protocol PendingWrite: AnyObject {
+    /// True when the request writes with at most one statement: SQLite then
+    /// undoes a failed statement by itself and no savepoint is needed.
+    var writesOneStatement: Bool { get }
     /// Runs the request's statements. Returns their error when they failed;
     /// the writer then rolls back this request's savepoint and nothing else.
     func execute(_ transaction: WriteTransaction) -> StoreError?
@@ -12,14 +15,17 @@ protocol PendingWrite: AnyObject {
 
 /// A `PendingWrite` whose caller awaits a value of type `Value`.
 final class TypedWrite<Value: Sendable>: PendingWrite {
+    let writesOneStatement: Bool
     private let body: (WriteTransaction) throws(StoreError) -> Value
     private let continuation: CheckedContinuation<Result<Value, StoreError>, Never>
     private var outcome: Result<Value, StoreError>?
 
     init(
+        writesOneStatement: Bool,
         body: @escaping (WriteTransaction) throws(StoreError) -> Value,
         continuation: CheckedContinuation<Result<Value, StoreError>, Never>
     ) {
+        self.writesOneStatement = writesOneStatement
         self.body = body
         self.continuation = continuation
     }
