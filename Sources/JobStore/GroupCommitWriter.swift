@@ -107,7 +107,7 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     private func commit(_ batch: [any PendingWrite]) {
         do {
-            try connection.run("BEGIN IMMEDIATE")
+            try connection.executePrepared("BEGIN IMMEDIATE")
         } catch {
             batch.forEach { $0.fail(StoreError(error, operation: "begin transaction")) }
             return
@@ -124,9 +124,9 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
         do {
             try transaction.counts.write(to: connection)
-            try StoreError.wrap("commit") { () throws(SQLiteError) in try connection.run("COMMIT") }
+            try StoreError.wrap("commit") { () throws(SQLiteError) in try connection.executePrepared("COMMIT") }
         } catch {
-            if !connection.isAutocommit { try? connection.run("ROLLBACK") }
+            if !connection.isAutocommit { try? connection.executePrepared("ROLLBACK") }
             batch.forEach { $0.fail(error) }
             return
         }
@@ -145,18 +145,18 @@ final class GroupCommitWriter: @unchecked Sendable {
             return nil
         }
         do {
-            try connection.run("SAVEPOINT request")
+            try connection.executePrepared("SAVEPOINT request")
             let failure = write.execute(transaction)
             if connection.isAutocommit {
                 return failure ?? .storage(operation: "write", message: "the transaction was rolled back by SQLite")
             }
             if failure != nil {
-                try connection.run("ROLLBACK TO request")
+                try connection.executePrepared("ROLLBACK TO request")
                 transaction.counts.requestRolledBack()
             } else {
                 transaction.counts.requestSucceeded()
             }
-            try connection.run("RELEASE request")
+            try connection.executePrepared("RELEASE request")
             return nil
         } catch {
             if connection.isAutocommit { return StoreError(error, operation: "write") }

@@ -24,7 +24,7 @@ import Testing
         #expect(try t.store.list(ListFilter()).jobs.map(\.id) == [kept])
         #expect(try t.store.stats()["default"]?.counts[.queued] == 1)
 
-        try await t.store.perform { tx throws(StoreError) in
+        _ = try await t.store.perform { tx throws(StoreError) in
             try tx.connection.run("test", "PRAGMA max_page_count = 1073741823")
         }
         let id = try await t.store.enqueue(NewJob(handler: "noop", payload: big)).id

@@ -41,6 +41,14 @@ final class SQLiteConnection {
         if rc != SQLITE_OK { throw error(rc, context: sql) }
     }
 
+    /// Runs one statement without rows, prepared once and reused: for the
+    /// transaction statements the writer runs thousands of times a second.
+    func executePrepared(_ sql: String) throws(SQLiteError) {
+        let statement = try prepared(sql)
+        defer { statement.reset() }
+        while try statement.step() {}
+    }
+
     /// A prepared statement for `sql`, reused across calls (reset before each use).
     func prepared(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
         if let statement = statements[sql] {
