@@ -10,6 +10,13 @@ let package = Package(
     products: [
         .library(name: "JobCore", targets: ["JobCore"]),
         .library(name: "JobStore", targets: ["JobStore"]),
+        .executable(name: "jobqueued", targets: ["jobqueued"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // The system libsqlite3 (Debian: libsqlite3-dev), never a vendored copy.
@@ -22,6 +29,40 @@ let package = Package(
         .target(name: "JobCore", swiftSettings: strict),
         // The only module with SQL text.
         .target(name: "JobStore", dependencies: ["JobCore", "CSQLite"], swiftSettings: strict),
+        // posix_spawn with a new process group and every other fd closed.
+        .target(name: "CSpawn"),
+        // The wire contract: JSON reading/writing, envelopes, params, error codes. No store, no engine.
+        .target(name: "JobRPC", dependencies: ["JobCore"], swiftSettings: strict),
+        // Config, dispatcher, workers, handlers.
+        .target(
+            name: "JobEngine",
+            dependencies: [
+                "JobCore", "JobStore", "CSpawn",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
+        // The socket: connections, framing, one handler per method, errors to wire codes.
+        .target(
+            name: "JobServer",
+            dependencies: [
+                "JobCore", "JobStore", "JobEngine", "JobRPC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "jobqueued",
+            dependencies: [
+                "JobCore", "JobStore", "JobEngine", "JobServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "StoreBenchmark",
             dependencies: ["JobStore", "JobCore"],
@@ -30,6 +71,9 @@ let package = Package(
         ),
         .testTarget(name: "JobCoreTests", dependencies: ["JobCore"], swiftSettings: strict),
         .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "JobCore", "CSQLite"], swiftSettings: strict),
+        .testTarget(name: "JobRPCTests", dependencies: ["JobRPC", "JobCore"], swiftSettings: strict),
+        .testTarget(name: "JobEngineTests", dependencies: ["JobEngine", "JobStore", "JobCore"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["JobCore"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

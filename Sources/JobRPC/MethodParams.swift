@@ -1,0 +1,143 @@
+import JobCore
+
+/// `enqueue` params (and one entry of `enqueue_batch`), ranges checked.
+/// Defaults that depend on the handler (queue, attempts, timeout) stay nil
+/// here: the server resolves them from the config.
+public struct EnqueueParams: Sendable {
+    public var handler: String
+    public var payload: RawJSON
+    public var queue: String?
+    public var priority: Int
+    public var start: NewJob.Start
+    public var maxAttempts: Int?
+    public var timeoutMs: Int64?
+    public var uniqueKey: String?
+    public var tags: [String]
+    public var waitMs: Int64?
+
+    static let batchEntryFields: Set<String> = [
+        "handler", "payload", "queue", "priority", "delay_ms", "run_at", "max_attempts", "timeout_ms", "unique_key", "tags",
+    ]
+    static let fields = batchEntryFields.union(["wait_ms"])
+
+    public init(_ value: JSONValue?, batchIndex: Int? = nil) throws(RPCError) {
+        let p = try Params(value, allowed: batchIndex == nil ? Self.fields : Self.batchEntryFields, index: batchIndex)
+        func fail(_ field: String, _ problem: String) -> RPCError { .invalidParam(field, problem, index: batchIndex) }
+
+        handler = try p.requiredString("handler")
+        guard !handler.isEmpty, handler.utf8.count <= JobLimits.maxNameBytes else { throw fail("handler", "must be 1 to 255 bytes") }
+        payload = p.raw("payload").map { RawJSON(validatedText: $0.rawText) } ?? .null
+        queue = try p.string("queue")
+        if let queue, queue.isEmpty || queue.utf8.count > JobLimits.maxNameBytes { throw fail("queue", "must be 1 to 255 bytes") }
+        priority = Int(try p.integer("priority", in: Int64(JobLimits.priority.lowerBound)...Int64(JobLimits.priority.upperBound)) ?? 0)
+
+        let delay = try p.integer("delay_ms", in: JobLimits.delayMs)
+        let runAtText = try p.string("run_at")
+        switch (delay, runAtText) {
+        case (.some, .some): throw fail("run_at", "give delay_ms or run_at, not both")
+        case (.some(let d), nil): start = .after(milliseconds: d)
+        case (nil, .some(let text)):
+            guard let time = Timestamp(rfc3339: text) else { throw fail("run_at", "expected an RFC 3339 time such as 2026-11-29T10:15:30Z") }
+            start = .at(time)
+        case (nil, nil): start = .now
+        }
+
+        maxAttempts = try p.integer("max_attempts", in: Int64(JobLimits.maxAttempts.lowerBound)...Int64(JobLimits.maxAttempts.upperBound)).map { Int($0) }
+        timeoutMs = try p.integer("timeout_ms", in: JobLimits.timeoutMs)
+        uniqueKey = try p.string("unique_key")
+        if uniqueKey?.isEmpty == true { throw fail("unique_key", "must not be empty") }
+        tags = try p.stringArray("tags") ?? []
+        if tags.count > JobLimits.maxTags { throw fail("tags", "at most \(JobLimits.maxTags) tags") }
+        if tags.contains(where: { $0.isEmpty || $0.utf8.count > JobLimits.maxTagBytes }) {
+            throw fail("tags", "each tag must be 1 to \(JobLimits.maxTagBytes) bytes")
+        }
+        waitMs = try p.integer("wait_ms", in: JobLimits.waitMs)
+    }
+}
+
+/// `enqueue_batch` params.
+public struct EnqueueBatchParams: Sendable {
+    public var jobs: [EnqueueParams]
+
+    public init(_ value: JSONValue?) throws(RPCError) {
+        let p = try Params(value, allowed: ["jobs"])
+        guard let entries = try p.array("jobs") else { throw RPCError.invalidParam("jobs", "required") }
+        guard JobLimits.batchSize.contains(entries.count) else {
+            throw RPCError.invalidParam("jobs", "must hold 1 to \(JobLimits.batchSize.upperBound) jobs")
+        }
+        var jobs: [EnqueueParams] = []
+        jobs.reserveCapacity(entries.count)
+        for (index, entry) in entries.enumerated() {
+            jobs.append(try EnqueueParams(entry, batchIndex: index))
+        }
+        self.jobs = jobs
+    }
+}
+
+/// `get`, `cancel`, `retry`: one job id.
+public struct JobIDParams: Sendable {
+    public var id: JobID
+
+    public init(_ value: JSONValue?) throws(RPCError) {
+        let p = try Params(value, allowed: ["id"])
+        id = JobID(try p.requiredInteger("id", in: 1...Int64.max))
+    }
+}
+
+/// `wait`.
+public struct WaitParams: Sendable {
+    public static let defaultTimeoutMs: Int64 = 30_000
+    public var id: JobID
+    public var timeoutMs: Int64
+
+    public init(_ value: JSONValue?) throws(RPCError) {
+        let p = try Params(value, allowed: ["id", "timeout_ms"])
+        id = JobID(try p.requiredInteger("id", in: 1...Int64.max))
+        timeoutMs = try p.integer("timeout_ms", in: JobLimits.waitMs) ?? Self.defaultTimeoutMs
+    }
+}
+
+/// `list`.
+public struct ListParams: Sendable {
+    public var queue: String?
+    public var state: JobState?
+    public var handler: String?
+    public var tag: String?
+    public var limit: Int
+    public var afterID: Int64
+
+    public init(_ value: JSONValue?) throws(RPCError) {
+        let p = try Params(value, allowed: ["queue", "state", "handler", "tag", "limit", "after_id"])
+        queue = try p.string("queue")
+        if let name = try p.string("state") {
+            guard let state = JobState(rawValue: name) else {
+                throw RPCError.invalidParam("state", "expected one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            self.state = state
+        }
+        handler = try p.string("handler")
+        tag = try p.string("tag")
+        limit = Int(try p.integer("limit", in: 1...1000) ?? 100)
+        afterID = try p.integer("after_id", in: 0...Int64.max) ?? 0
+    }
+}
+
+/// `pause`, `resume`.
+public struct QueueParams: Sendable {
+    public var queue: String
+
+    public init(_ value: JSONValue?) throws(RPCError) {
+        let p = try Params(value, allowed: ["queue"])
+        queue = try p.requiredString("queue")
+        guard !queue.isEmpty, queue.utf8.count <= JobLimits.maxNameBytes else {
+            throw RPCError.invalidParam("queue", "must be 1 to 255 bytes")
+        }
+    }
+}
+
+/// `stats`, `ping`: no params (an empty object or none).
+public struct NoParams: Sendable {
+    public init(_ value: JSONValue?) throws(RPCError) {
+        _ = try Params(value, allowed: [])
+    }
+}
