@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 int cspawn_start(char *const argv[], char *const envp[], const char *cwd,
@@ -49,4 +50,8 @@ int cspawn_pipe(int fds[2], int nonblocking_end) {
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) return errno;
     return 0;
+}
+
+int cspawn_pidfd_open(pid_t pid) {
+    return (int)syscall(SYS_pidfd_open, pid, 0);
 }

@@ -1,3 +1,5 @@
+import JobCore
+
 /// A request's `id`: an integer or a string.
 public enum RPCID: Hashable, Sendable {
     case number(Int64)

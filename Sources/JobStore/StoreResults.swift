@@ -47,6 +47,11 @@ public struct QueueStats: Hashable, Sendable {
     /// Jobs per state; every state is present, 0 when none.
     public var counts: [JobState: Int]
     public var paused: Bool
+
+    public init(counts: [JobState: Int], paused: Bool) {
+        self.counts = counts
+        self.paused = paused
+    }
 }
 
 /// The filters and cursor of `list`.

@@ -2,6 +2,7 @@ import Foundation
 import JobCore
 import Testing
 @testable import JobRPC
+@testable import JobCore
 
 @Suite struct JSONReaderTests {
     func parse(_ text: String) throws -> JSONValue { try JSONReader.parse(Array(text.utf8)) }

@@ -15,4 +15,7 @@ int cspawn_start(char *const argv[], char *const envp[], const char *cwd,
 /// `nonblocking_end` is 0 for the read end, 1 for the write end.
 int cspawn_pipe(int fds[2], int nonblocking_end);
 
+/// A pidfd for `pid` (Linux 5.3+): readable once the process has exited. -1 on error.
+int cspawn_pidfd_open(pid_t pid);
+
 #endif

@@ -65,6 +65,11 @@ public struct JSONValue: Sendable {
         }
     }
 
+    /// The value of the first member named `key`, when this is an object.
+    public func member(_ key: String) -> JSONValue? {
+        members?.first { $0.key == key }?.value
+    }
+
     /// The elements of an array in order (nil when this is not an array).
     public var elements: [JSONValue]? {
         guard kind == .array else { return nil }

@@ -1,4 +1,4 @@
-import JobCore
+
 
 /// Builds one JSON text by appending: no intermediate tree, and raw JSON
 /// (a payload, a result) is copied in as it was received.

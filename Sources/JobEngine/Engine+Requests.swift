@@ -1,0 +1,51 @@
+import JobCore
+import JobStore
+
+/// What clients ask of the engine through the server.
+extension Engine {
+    /// Stores a job and wakes the dispatcher.
+    public func enqueue(_ job: NewJob) async throws(StoreError) -> EnqueueOutcome {
+        let outcome = try await store.enqueue(job)
+        if !outcome.duplicate { wake() }
+        return outcome
+    }
+
+    public func enqueueBatch(_ jobs: [NewJob]) async throws(StoreError) -> BatchEnqueueOutcome {
+        let outcome = try await store.enqueueBatch(jobs)
+        wake()
+        return outcome
+    }
+
+    /// Cancels a job; a running one's handler is stopped.
+    public func cancel(_ id: JobID) async throws(StoreError) -> Job {
+        let outcome = try await store.cancel(id)
+        if outcome.previousState == .running { stopRunning(id) }
+        notifyWaiters(outcome.job)
+        wake()
+        return outcome.job
+    }
+
+    public func retry(_ id: JobID) async throws(StoreError) -> Job {
+        let job = try await store.retry(id)
+        wake()
+        return job
+    }
+
+    public func pause(queue: String) async throws(StoreError) {
+        try await store.pause(queue: queue)
+    }
+
+    public func resume(queue: String) async throws(StoreError) {
+        try await store.resume(queue: queue)
+        wake()
+    }
+
+    /// The job, with the defaults of its handler (from the config) filled in.
+    /// Nil when no handler of that name exists (1003).
+    public func resolve(handler name: String, queue: String?, maxAttempts: Int?, timeoutMs: Int64?) -> (queue: String, maxAttempts: Int, timeoutMs: Int64)? {
+        guard let handler = config.handler(named: name) else { return nil }
+        return (queue ?? handler.queue ?? "default",
+                maxAttempts ?? handler.maxAttempts ?? HandlerConfig.defaultMaxAttempts,
+                timeoutMs ?? handler.timeoutMs ?? HandlerConfig.defaultTimeoutMs)
+    }
+}

@@ -1,0 +1,326 @@
+import Foundation
+import JobCore
+import JobStore
+import Logging
+
+/// The daemon's engine: it knows the free worker slots, claims exactly that
+/// many ready jobs, runs them, records how they ended, and wakes whoever
+/// waits for them. Woken by enqueues, completions and a timer set to the
+/// earliest `run_at`; there is no polling loop.
+public final class Engine: @unchecked Sendable {
+    public let store: JobStore
+    let logger: Logger
+    let clock: @Sendable () -> Timestamp
+    private let startedAt = ContinuousClock.now
+
+    let lock = NSLock()
+    // Guarded by `lock`:
+    private var currentConfig: DaemonConfig
+    private var busyTotal = 0
+    private var busyPerQueue: [String: Int] = [:]
+    private var running: [JobID: RunningJob] = [:]
+    var waiters: [JobID: [UInt64: Waiter]] = [:]
+    var nextWaiterToken: UInt64 = 0
+    private var stopping = false
+    private var timer: (due: Timestamp, task: Task<Void, Never>)?
+    private var random = SystemRandomNumberGenerator()
+
+    private let wakeups: AsyncStream<Void>
+    private let wakeupSender: AsyncStream<Void>.Continuation
+    private var tasks: [Task<Void, Never>] = []
+
+    private struct RunningJob {
+        var job: Job
+        var handle: CommandHandle
+        var task: Task<Void, Never>?
+        /// Stopped by a shutdown: its end is not recorded, the next start retries it.
+        var abandoned = false
+    }
+
+    public init(store: JobStore, config: DaemonConfig, logger: Logger, clock: @escaping @Sendable () -> Timestamp = systemClock) {
+        self.store = store
+        self.currentConfig = config
+        self.logger = logger
+        self.clock = clock
+        // Wake-ups coalesce: one pending wake-up stands for any number.
+        (wakeups, wakeupSender) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        store.maxActiveJobs = config.limits.maxQueuedJobs
+    }
+
+    public var config: DaemonConfig {
+        lock.lock(); defer { lock.unlock() }
+        return currentConfig
+    }
+
+    public var isStopping: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return stopping
+    }
+
+    /// Replaces the configuration (SIGHUP): handlers, queues, concurrency,
+    /// limits and retention apply from the next dispatch on.
+    public func update(_ config: DaemonConfig) {
+        lock.lock()
+        currentConfig = config
+        lock.unlock()
+        store.maxActiveJobs = config.limits.maxQueuedJobs
+        wake()
+    }
+
+    /// At start-up, before the socket is bound: jobs an earlier run left
+    /// `running` become failed attempts, retried after their handler's backoff.
+    public func recoverInterruptedJobs() async throws(StoreError) -> [Job] {
+        let config = self.config
+        let recovered = try await store.recoverInterrupted { job in
+            var random = SystemRandomNumberGenerator()
+            let policy = config.handler(named: job.handler)?.backoff ?? .default
+            return policy.delayMs(afterAttempt: job.attempts, using: &random)
+        }
+        for job in recovered {
+            logger.notice("recovered a job interrupted by the last stop", metadata: ["job": "\(job.id)", "state": "\(job.state)"])
+        }
+        return recovered
+    }
+
+    /// Starts dispatching and the background retention pruning.
+    public func start() {
+        let dispatcher = Task { [self] in
+            for await _ in wakeups {
+                if isStopping { break }
+                await dispatch()
+            }
+        }
+        let pruner = Task { [self] in await pruneForever() }
+        lock.withLock { tasks = [dispatcher, pruner] }
+        wake()
+    }
+
+    /// Asks the dispatcher to look for work (an enqueue, a finished job, a resume...).
+    public func wake() {
+        wakeupSender.yield()
+    }
+
+    // MARK: - Dispatch
+
+    private func dispatch() async {
+        if let request = claimRequest() {
+            do {
+                let jobs = try await store.claim(request)
+                for job in jobs { launch(job) }
+            } catch {
+                logger.error("cannot claim jobs", metadata: ["error": "\(error)"])
+                scheduleWake(at: clock().adding(milliseconds: 1000))
+                return
+            }
+        }
+        await scheduleTimer()
+    }
+
+    /// What the free slots allow, or nil when none is free.
+    private func claimRequest() -> ClaimRequest? {
+        lock.lock()
+        defer { lock.unlock() }
+        let free = currentConfig.workers - busyTotal
+        guard free > 0, !stopping else { return nil }
+        var slots: [String: Int] = [:]
+        for (queue, settings) in currentConfig.queues { slots[queue] = settings.concurrency - (busyPerQueue[queue] ?? 0) }
+        for (queue, busy) in busyPerQueue where slots[queue] == nil {
+            slots[queue] = currentConfig.concurrency(of: queue) - busy
+        }
+        return ClaimRequest(maxJobs: free, slotsPerQueue: slots, slotsForOtherQueues: DaemonConfig.defaultQueueConcurrency)
+    }
+
+    /// Sets the timer to the earliest `run_at` of a waiting job.
+    private func scheduleTimer() async {
+        let next: Timestamp?
+        do {
+            next = try store.nextWakeTime()
+        } catch {
+            logger.error("cannot read the next run_at", metadata: ["error": "\(error)"])
+            return
+        }
+        guard let next else { return }
+        if next <= clock() {
+            // Due, but no claim promoted it (no free slot): promote it now so
+            // that stats show it queued, and look again.
+            _ = try? await store.promoteDue()
+            return
+        }
+        scheduleWake(at: next)
+    }
+
+    private func scheduleWake(at due: Timestamp) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let timer, timer.due <= due, timer.due > clock() { return }
+        timer?.task.cancel()
+        let delay = max(due.milliseconds(since: clock()), 0) + 1
+        let task = Task { [self] in
+            try? await Task.sleep(for: .milliseconds(delay))
+            if !Task.isCancelled { wake() }
+        }
+        timer = (due, task)
+    }
+
+    // MARK: - Running jobs
+
+    private func launch(_ job: Job) {
+        let handle = CommandHandle()
+        lock.lock()
+        busyTotal += 1
+        busyPerQueue[job.queue, default: 0] += 1
+        running[job.id] = RunningJob(job: job, handle: handle)
+        let handler = currentConfig.handler(named: job.handler)
+        let executor = JobExecutor(maxResultBytes: currentConfig.limits.maxResultBytes, logger: logger, clock: clock)
+        lock.unlock()
+        logger.debug("job started", metadata: ["job": "\(job.id)", "handler": "\(job.handler)", "attempt": "\(job.attempts)"])
+
+        let task = Task { [self] in
+            let outcome: AttemptOutcome
+            if let handler {
+                outcome = await executor.run(job, handler: handler, handle: handle)
+            } else {
+                outcome = .failed(JobFailure(message: "unknown handler \"\(job.handler)\"", at: clock()), permanent: true)
+            }
+            await finish(job, outcome)
+        }
+        lock.lock()
+        running[job.id]?.task = task
+        lock.unlock()
+    }
+
+    private func finish(_ job: Job, _ outcome: AttemptOutcome) async {
+        let (abandoned, delay) = lock.withLock {
+            let policy = currentConfig.handler(named: job.handler)?.backoff ?? .default
+            return (running[job.id]?.abandoned ?? false, policy.delayMs(afterAttempt: job.attempts, using: &random))
+        }
+
+        var final: Job?
+        if !abandoned {
+            do {
+                switch outcome {
+                case .succeeded(let result, let truncated):
+                    final = try await store.complete(job.id, attempt: job.attempts, result: result, resultTruncated: truncated)
+                case .failed(let failure, let permanent):
+                    final = try await store.fail(job.id, attempt: job.attempts, failure: failure,
+                                                 disposition: permanent ? .permanent : .retry(afterMs: delay))
+                }
+            } catch {
+                // The job stays `running` in the database; the next start recovers it.
+                logger.error("cannot record the end of a job", metadata: ["job": "\(job.id)", "error": "\(error)"])
+            }
+        }
+
+        lock.withLock {
+            running[job.id] = nil
+            busyTotal -= 1
+            busyPerQueue[job.queue, default: 1] -= 1
+            if busyPerQueue[job.queue] == 0 { busyPerQueue[job.queue] = nil }
+        }
+
+        if let final {
+            logger.debug("job attempt ended", metadata: ["job": "\(job.id)", "state": "\(final.state)"])
+            if final.state.isTerminal { notifyWaiters(final) }
+            if case .failed(let failure, _) = outcome, final.state == .failed {
+                logger.warning("job failed", metadata: ["job": "\(job.id)", "handler": "\(job.handler)", "error": "\(failure.message)"])
+            }
+        }
+        wake()
+    }
+
+    /// Stops the handler of a running job (cancel): SIGTERM to its process
+    /// group, SIGKILL 10 s later; a builtin's task is cancelled.
+    func stopRunning(_ id: JobID) {
+        lock.lock()
+        let entry = running[id]
+        lock.unlock()
+        entry?.handle.cancel()
+        entry?.task?.cancel()
+    }
+
+    // MARK: - Shutdown
+
+    /// SIGTERM: no new work (the server answers 1006), running jobs get
+    /// `shutdown_grace` to finish, the rest are stopped and left for the next
+    /// start to retry.
+    public func shutdown() async {
+        let grace = lock.withLock {
+            stopping = true
+            timer?.task.cancel()
+            return currentConfig.shutdownGraceMs
+        }
+        wakeupSender.finish()
+
+        let deadline = ContinuousClock.now + .milliseconds(grace)
+        while runningCount > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        let (stopped, background) = lock.withLock {
+            for id in running.keys { running[id]?.abandoned = true }
+            return (running.values.map { ($0.handle, $0.task) }, tasks)
+        }
+        if !stopped.isEmpty { logger.notice("stopping jobs still running after shutdown_grace", metadata: ["count": "\(stopped.count)"]) }
+        for (handle, task) in stopped {
+            handle.cancel()
+            task?.cancel()
+        }
+        for (_, task) in stopped { await task?.value }
+        for task in background { task.cancel() }
+        resolveAllWaiters()
+    }
+
+    var runningCount: Int {
+        lock.lock(); defer { lock.unlock() }
+        return busyTotal
+    }
+
+    // MARK: - Retention
+
+    private func pruneForever() async {
+        while !Task.isCancelled && !isStopping {
+            await pruneOnce()
+            try? await Task.sleep(for: .seconds(60))
+        }
+    }
+
+    /// Deletes expired finished jobs in batches of 500, yielding in between.
+    public func pruneOnce() async {
+        var total = 0
+        while !isStopping {
+            do {
+                let deleted = try await store.prune(retentionMs: config.retentionMs, batchSize: 500)
+                total += deleted
+                if deleted == 0 { break }
+                await Task.yield()
+            } catch {
+                logger.error("retention pruning failed", metadata: ["error": "\(error)"])
+                break
+            }
+        }
+        if total > 0 { logger.info("retention pruned finished jobs", metadata: ["count": "\(total)"]) }
+    }
+
+    // MARK: - Stats
+
+    public struct Stats: Sendable {
+        public var queues: [String: QueueStats]
+        public var concurrency: [String: Int]
+        public var busy: Int
+        public var workers: Int
+        public var uptimeMs: Int64
+    }
+
+    /// Every configured queue and every queue that holds jobs.
+    public func stats() throws(StoreError) -> Stats {
+        var queues = try store.stats()
+        let config = self.config
+        let empty = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0, 0) })
+        for name in config.queues.keys.sorted() + ["default"] where queues[name] == nil {
+            queues[name] = QueueStats(counts: empty, paused: try store.isPaused(queue: name))
+        }
+        let concurrency = Dictionary(uniqueKeysWithValues: queues.keys.map { ($0, config.concurrency(of: $0)) })
+        let uptime = ContinuousClock.now - startedAt
+        return Stats(queues: queues, concurrency: concurrency, busy: runningCount, workers: config.workers,
+                     uptimeMs: uptime.components.seconds * 1000 + uptime.components.attoseconds / 1_000_000_000_000_000)
+    }
+}
