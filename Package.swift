@@ -57,7 +57,7 @@ let package = Package(
         .executableTarget(
             name: "jobqueued",
             dependencies: [
-                "JobCore", "JobStore", "JobEngine", "JobServer",
+                "JobCore", "JobStore", "JobEngine", "JobServer", "JobRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

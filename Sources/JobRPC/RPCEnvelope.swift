@@ -116,7 +116,7 @@ public enum RPCEncoder {
     /// A batch's responses as one JSON array.
     public static func batch(_ responses: [JSONWriter]) -> JSONWriter {
         var w = JSONWriter(capacity: responses.reduce(2) { $0 + $1.bytes.count + 1 })
-        w.array(responses) { w, r in w.raw(r.text) }
+        w.array(responses) { w, r in w.raw(r) }
         return w
     }
 }

@@ -19,6 +19,11 @@ public struct JSONWriter: Sendable {
         bytes.append(contentsOf: value.text.utf8)
     }
 
+    /// Appends another writer's JSON text.
+    public mutating func raw(_ other: JSONWriter) {
+        bytes.append(contentsOf: other.bytes)
+    }
+
     public mutating func null() { raw("null") }
 
     public mutating func bool(_ value: Bool) { raw(value ? "true" : "false") }

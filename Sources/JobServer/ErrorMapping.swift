@@ -1,0 +1,31 @@
+import JobCore
+import JobRPC
+import JobStore
+
+/// The one place where store errors become wire errors.
+extension RPCError {
+    init(_ error: StoreError) {
+        switch error {
+        case .notFound(let id):
+            self.init(.notFound, "job \(id) not found", jobID: id)
+        case .invalidState(let id, let state, _):
+            self.init(.invalidState, error.description, state: state, jobID: id)
+        case .uniqueKeyInUse(let id, _, _):
+            self.init(.invalidState, error.description, jobID: id)
+        case .overloaded:
+            self.init(.overloaded, error.description)
+        case .closed:
+            self.init(.shuttingDown, "the daemon is shutting down")
+        case .busy, .storage, .internalError, .schemaTooNew, .migrationFailed, .cannotOpen:
+            // Nothing acknowledged is lost: the request changed nothing.
+            self.init(.internalError, "internal error: \(error.description)")
+        }
+    }
+
+    /// A field of a job out of range (checked again when the job is built).
+    init(_ error: JobValidationError, index: Int? = nil) {
+        self = .invalidParam(error.field, error.message, index: index)
+    }
+
+    static let shuttingDown = RPCError(.shuttingDown, "the daemon is shutting down and accepts no new work")
+}

@@ -1,0 +1,85 @@
+import JobCore
+import JobEngine
+import JobRPC
+import JobStore
+
+/// `stats`: counts per queue and state, workers, version, uptime.
+enum StatsMethod: RPCMethod {
+    static let name = "stats"
+
+    static func run(_ params: JSONValue?, _ context: MethodContext) async throws(RPCError) -> JSONWriter {
+        _ = try NoParams(params)
+        let stats = try await storeCall { () async throws(StoreError) in try context.engine.stats() }
+        var w = JSONWriter()
+        w.object { o in
+            o.member("queues") { w in
+                w.object { q in
+                    for name in stats.queues.keys.sorted() {
+                        let queue = stats.queues[name]!
+                        q.member(name) { w in
+                            w.object { s in
+                                for state in JobState.allCases { s.member(state.rawValue) { $0.integer(queue.counts[state] ?? 0) } }
+                                s.member("paused") { $0.bool(queue.paused) }
+                                s.member("concurrency") { $0.integer(stats.concurrency[name] ?? DaemonConfig.defaultQueueConcurrency) }
+                            }
+                        }
+                    }
+                }
+            }
+            o.member("workers") { w in
+                w.object { k in
+                    k.member("busy") { $0.integer(stats.busy) }
+                    k.member("total") { $0.integer(stats.workers) }
+                }
+            }
+            o.member("version") { $0.string(context.version) }
+            o.member("uptime_ms") { $0.integer(stats.uptimeMs) }
+        }
+        return w
+    }
+}
+
+/// `pause` / `resume`: persisted per queue.
+enum PauseMethod: RPCMethod {
+    static let name = "pause"
+
+    static func run(_ params: JSONValue?, _ context: MethodContext) async throws(RPCError) -> JSONWriter {
+        let request = try QueueParams(params)
+        try await storeCall { () async throws(StoreError) in try await context.engine.pause(queue: request.queue) }
+        return queueResult(request.queue, paused: true)
+    }
+}
+
+enum ResumeMethod: RPCMethod {
+    static let name = "resume"
+
+    static func run(_ params: JSONValue?, _ context: MethodContext) async throws(RPCError) -> JSONWriter {
+        let request = try QueueParams(params)
+        try await storeCall { () async throws(StoreError) in try await context.engine.resume(queue: request.queue) }
+        return queueResult(request.queue, paused: false)
+    }
+}
+
+private func queueResult(_ queue: String, paused: Bool) -> JSONWriter {
+    var w = JSONWriter()
+    w.object { o in
+        o.member("queue") { $0.string(queue) }
+        o.member("paused") { $0.bool(paused) }
+    }
+    return w
+}
+
+/// `ping`: version and protocol.
+enum PingMethod: RPCMethod {
+    static let name = "ping"
+
+    static func run(_ params: JSONValue?, _ context: MethodContext) async throws(RPCError) -> JSONWriter {
+        _ = try NoParams(params)
+        var w = JSONWriter()
+        w.object { o in
+            o.member("version") { $0.string(context.version) }
+            o.member("protocol") { $0.integer(1) }
+        }
+        return w
+    }
+}

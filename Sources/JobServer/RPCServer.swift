@@ -1,0 +1,105 @@
+import Foundation
+import JobEngine
+import Logging
+import NIOCore
+import NIOPosix
+
+/// The Unix-socket listener.
+public final class RPCServer: @unchecked Sendable {
+    public let path: String
+    private let group: MultiThreadedEventLoopGroup
+    private let serverChannel: any Channel
+    private let connections: ConnectionRegistry
+
+    private init(path: String, group: MultiThreadedEventLoopGroup, serverChannel: any Channel, connections: ConnectionRegistry) {
+        self.path = path
+        self.group = group
+        self.serverChannel = serverChannel
+        self.connections = connections
+    }
+
+    public struct StartError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Binds `path` (after `SocketPath.prepare`) and starts accepting.
+    public static func start(path: String, service: RPCService, engine: Engine, logger: Logger) throws(StartError) -> RPCServer {
+        let config = engine.config
+        do {
+            try SocketPath.prepare(path)
+        } catch {
+            throw StartError(description: error.description)
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let connections = ConnectionRegistry(engine: engine)
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 64 * 1024, high: 256 * 1024))
+            .childChannelOption(.autoRead, value: true)
+            .childChannelInitializer { channel in
+                let limits = engine.config.limits
+                guard connections.admit(channel) else {
+                    // At max_connections: accepted and closed at once; the others keep working.
+                    return channel.close()
+                }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        IdleStateHandler(readTimeout: .milliseconds(limits.idleTimeoutMs)),
+                        ByteToMessageHandler(LineFrameDecoder(maxLength: limits.maxMessageBytes)),
+                        ConnectionHandler(service: service, maxMessageBytes: limits.maxMessageBytes, logger: logger),
+                    ])
+                }
+            }
+        do {
+            let channel = try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).wait()
+            try SocketPath.applyOwnership(path, mode: config.socket.mode, group: config.socket.group)
+            return RPCServer(path: path, group: group, serverChannel: channel, connections: connections)
+        } catch {
+            try? group.syncShutdownGracefully()
+            throw StartError(description: "cannot listen on \(path): \(error)")
+        }
+    }
+
+    /// Stops accepting: new connections are refused; open ones keep working.
+    public func stopAccepting() {
+        try? serverChannel.close().wait()
+        unlink(path)
+    }
+
+    /// Closes every connection and stops the event loop.
+    public func close() {
+        connections.closeAll()
+        try? group.syncShutdownGracefully()
+    }
+}
+
+/// Counts open connections against `max_connections` and can close them all.
+final class ConnectionRegistry: @unchecked Sendable {
+    private let engine: Engine
+    private let lock = NSLock()
+    private var open: [ObjectIdentifier: any Channel] = [:]
+
+    init(engine: Engine) {
+        self.engine = engine
+    }
+
+    func admit(_ channel: any Channel) -> Bool {
+        let limit = engine.config.limits.maxConnections
+        let admitted: Bool = lock.withLock {
+            guard open.count < limit else { return false }
+            open[ObjectIdentifier(channel)] = channel
+            return true
+        }
+        if admitted {
+            channel.closeFuture.whenComplete { [self] _ in
+                lock.withLock { _ = open.removeValue(forKey: ObjectIdentifier(channel)) }
+            }
+        }
+        return admitted
+    }
+
+    func closeAll() {
+        let channels = lock.withLock { Array(open.values) }
+        for channel in channels { channel.close(promise: nil) }
+    }
+}

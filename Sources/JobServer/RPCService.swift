@@ -1,0 +1,97 @@
+import JobCore
+import JobEngine
+import JobRPC
+import Logging
+
+/// Routes requests to their methods: envelope, then method, then access,
+/// then params (PROTOCOL.md: only 1004 is decided before params).
+public struct RPCService: Sendable {
+    let engine: Engine
+    let version: String
+    let logger: Logger
+
+    static let methods: [String: any RPCMethod.Type] = Dictionary(uniqueKeysWithValues: ([
+        EnqueueMethod.self, EnqueueBatchMethod.self, GetMethod.self, WaitMethod.self, ListMethod.self, CancelMethod.self,
+        RetryMethod.self, StatsMethod.self, PauseMethod.self, ResumeMethod.self, PingMethod.self,
+    ] as [any RPCMethod.Type]).map { ($0.name, $0) })
+
+    public init(engine: Engine, version: String, logger: Logger) {
+        self.engine = engine
+        self.version = version
+        self.logger = logger
+    }
+
+    /// Answers one line: nil when nothing is to be sent (notifications only).
+    func respond(to line: [UInt8], peer: PeerCredentials?) async -> JSONWriter? {
+        switch RPCDecoder.decode(line: line) {
+        case .single(let entry):
+            return await respond(to: entry, peer: peer)
+        case .batch(let entries):
+            // The calls of a batch are independent: run them together.
+            let answers = await withTaskGroup(of: (Int, JSONWriter?).self) { group in
+                for (index, entry) in entries.enumerated() {
+                    group.addTask { (index, await respond(to: entry, peer: peer)) }
+                }
+                var answers = [JSONWriter?](repeating: nil, count: entries.count)
+                for await (index, answer) in group { answers[index] = answer }
+                return answers
+            }
+            let responses = answers.compactMap { $0 }
+            return responses.isEmpty ? nil : RPCEncoder.batch(responses)
+        }
+    }
+
+    private func respond(to entry: Result<RPCRequest, RPCEnvelopeError>, peer: PeerCredentials?) async -> JSONWriter? {
+        switch entry {
+        case .failure(let envelope):
+            return RPCEncoder.failure(id: envelope.id, envelope.error)
+        case .success(let request):
+            let outcome = await execute(request, peer: peer)
+            guard let id = request.id else { return nil }  // a notification is never answered
+            switch outcome {
+            case .success(let result): return RPCEncoder.success(id: id) { $0.raw(result) }
+            case .failure(let error): return RPCEncoder.failure(id: id, error)
+            }
+        }
+    }
+
+    private func execute(_ request: RPCRequest, peer: PeerCredentials?) async -> Result<JSONWriter, RPCError> {
+        guard let method = Self.methods[request.method] else {
+            return .failure(RPCError(.methodNotFound, "method not found: \(request.method)"))
+        }
+        let config = engine.config
+        let policy = AccessPolicy(allowUIDs: Set(config.socket.allowUIDs), allowGIDs: Set(config.socket.allowGIDs))
+        guard policy.allows(peer, method: request.method) else {
+            return .failure(RPCError(.permissionDenied, "permission denied: uid \(peer.map { String($0.uid) } ?? "unknown") may not call \(request.method)"))
+        }
+        let context = MethodContext(engine: engine, config: config, version: version)
+        do throws(RPCError) {
+            if method.isNewWork && engine.isStopping {
+                // Params first: an invalid request is -32602 even now.
+                _ = try await Self.checkOnly(method, request.params)
+                throw RPCError.shuttingDown
+            }
+            return .success(try await method.run(request.params, context))
+        } catch {
+            if error.code == .internalError {
+                logger.error("request failed", metadata: ["method": "\(request.method)", "error": "\(error.message)"])
+            }
+            return .failure(error)
+        }
+    }
+
+    /// Parses a new-work method's params without doing the work.
+    private static func checkOnly(_ method: any RPCMethod.Type, _ params: JSONValue?) async throws(RPCError) -> Bool {
+        switch method.name {
+        case EnqueueMethod.name: _ = try EnqueueParams(params)
+        case EnqueueBatchMethod.name: _ = try EnqueueBatchParams(params)
+        default: _ = try JobIDParams(params)
+        }
+        return true
+    }
+
+    /// The answer to a line over `max_message_bytes`.
+    static func tooLarge(limit: Int) -> JSONWriter {
+        RPCEncoder.failure(id: nil, RPCError(.invalidRequest, "message too large (limit \(limit) bytes)"))
+    }
+}
