@@ -73,7 +73,8 @@ let package = Package(
         .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "JobCore", "CSQLite"], swiftSettings: strict),
         .testTarget(name: "JobRPCTests", dependencies: ["JobRPC", "JobCore"], swiftSettings: strict),
         .testTarget(name: "JobEngineTests", dependencies: ["JobEngine", "JobStore", "JobCore"], swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["JobCore"], swiftSettings: strict),
+        // Runs the real binaries: depending on the executable makes `swift test` build it.
+        .testTarget(name: "EndToEndTests", dependencies: ["jobqueued"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )
