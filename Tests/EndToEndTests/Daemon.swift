@@ -30,7 +30,7 @@ final class Daemon: @unchecked Sendable {
     deinit {
         if let process, process.isRunning {
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            waitForExit(timeout: 10)  // not waitUntilExit(): it can hang when called from a deinit
         }
         try? FileManager.default.removeItem(atPath: folder)
     }
