@@ -49,9 +49,10 @@ final class ConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .tooLarge:
+            // Answer, and close once the answer is out.
             closing = true
-            write(RPCService.tooLarge(limit: maxMessageBytes))
-            context.close(promise: nil)
+            let channel = context.channel
+            write(RPCService.tooLarge(limit: maxMessageBytes), context).whenComplete { _ in channel.close(promise: nil) }
         case .line(let line):
             guard !closing else { return }
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }  // blank lines are ignored
@@ -69,16 +70,16 @@ final class ConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
 
     private func finished(_ response: JSONWriter?) {
         inFlight -= 1
-        if let response { write(response) }
+        if let response, let context { write(response, context) }
         resumeReadingIfAllowed()
     }
 
-    private func write(_ response: JSONWriter) {
-        guard let context else { return }
+    @discardableResult
+    private func write(_ response: JSONWriter, _ context: ChannelHandlerContext) -> EventLoopFuture<Void> {
         var buffer = context.channel.allocator.buffer(capacity: response.bytes.count + 1)
         buffer.writeBytes(response.bytes)
         buffer.writeInteger(UInt8(ascii: "\n"))
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        return context.writeAndFlush(wrapOutboundOut(buffer))
     }
 
     // MARK: Backpressure

@@ -37,6 +37,7 @@ final class Client {
         var offset = 0
         while offset < bytes.count {
             let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
             if n <= 0 { throw ClientError.closed }
             offset += n
         }
@@ -53,7 +54,10 @@ final class Client {
             var chunk = [UInt8](repeating: 0, count: 65536)
             let n = read(fd, &chunk, chunk.count)
             if n == 0 { return nil }
-            if n < 0 { throw ClientError.timedOut }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw errno == EAGAIN ? ClientError.timedOut : ClientError.failed(String(cString: strerror(errno)))
+            }
             buffer += chunk[..<n]
         }
     }
@@ -108,4 +112,5 @@ enum ClientError: Error {
     case cannotConnect(String)
     case closed
     case timedOut
+    case failed(String)
 }
