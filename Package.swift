@@ -69,6 +69,12 @@ let package = Package(
             path: "Benchmarks/StoreBenchmark",
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "LoadGenerator",
+            dependencies: ["JobCore"],
+            path: "Benchmarks/LoadGenerator",
+            swiftSettings: strict
+        ),
         .testTarget(name: "JobCoreTests", dependencies: ["JobCore"], swiftSettings: strict),
         .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "JobCore", "CSQLite"], swiftSettings: strict),
         .testTarget(name: "JobRPCTests", dependencies: ["JobRPC", "JobCore"], swiftSettings: strict),

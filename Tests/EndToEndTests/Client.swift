@@ -19,10 +19,9 @@ final class Client {
         let rc = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        if rc != 0 {
-            close(fd)
-            throw ClientError.cannotConnect(String(cString: strerror(errno)))
-        }
+        // No close(fd) here: deinit runs for a class whose init throws once
+        // every property is set, and a second close could hit another test's fd.
+        if rc != 0 { throw ClientError.cannotConnect(String(cString: strerror(errno))) }
         var timeout = timeval(tv_sec: 30, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }

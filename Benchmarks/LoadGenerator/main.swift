@@ -1,0 +1,203 @@
+// The load generator: runs the workloads of issues #3 and #7 against the
+// real daemon (a release build), speaking the socket protocol like any client.
+//
+//   LoadGenerator --daemon .build/release/jobqueued [--quick]
+//
+// --quick is CI's short form: every workload runs small and is checked; no
+// timing is asserted anywhere.
+
+import Foundation
+import JobCore
+
+let arguments = CommandLine.arguments
+let quick = arguments.contains("--quick")
+guard let daemonIndex = arguments.firstIndex(of: "--daemon") else {
+    FileHandle.standardError.write(Data("usage: LoadGenerator --daemon PATH [--quick]\n".utf8))
+    exit(64)
+}
+let daemonPath = arguments[daemonIndex + 1]
+let payload = #"{"path":"/srv/images/2026/11/29/a-photo-of-a-cat.png","size":256,"format":"webp","q":80}"#
+
+func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+func percentile(_ values: [Double], _ p: Double) -> Double {
+    let sorted = values.sorted()
+    return sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+}
+func check(_ ok: Bool, _ what: String) {
+    if !ok {
+        FileHandle.standardError.write(Data("load check failed: \(what)\n".utf8))
+        exit(1)
+    }
+}
+
+/// A daemon in a fresh folder with the benchmark's config.
+final class DaemonUnderTest {
+    let folder = "/tmp/jqload-\(getpid())"
+    var socket: String { folder + "/s.sock" }
+    var process: Process?
+
+    init() throws {
+        try? FileManager.default.removeItem(atPath: folder)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try """
+            workers: 4
+            queues:
+              default: { concurrency: 4 }
+            handlers:
+              exec: { builtin: exec }
+            limits:
+              max_connections: 4096
+            """.write(toFile: folder + "/config.yaml", atomically: true, encoding: .utf8)
+    }
+
+    /// Starts it; returns the time until `ping` answers.
+    @discardableResult
+    func start() throws -> Double {
+        let started = now()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: daemonPath)
+        p.arguments = ["--config", folder + "/config.yaml", "--db", folder + "/jobs.db", "--socket", socket, "--log-level", "warning"]
+        try p.run()
+        process = p
+        while true {
+            if let c = try? SocketClient(path: socket), (try? c.call("ping")) != nil { return Double(now() - started) / 1e9 }
+            usleep(2000)
+            check(p.isRunning, "daemon exited at start")
+        }
+    }
+
+    func stop() {
+        guard let p = process else { return }
+        kill(p.processIdentifier, SIGTERM)
+        while p.isRunning { usleep(5000) }
+    }
+
+    var rssMiB: Double {
+        guard let p = process, let status = try? String(contentsOfFile: "/proc/\(p.processIdentifier)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+        return kb / 1024
+    }
+
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+}
+
+func count(_ client: SocketClient, _ state: String) throws -> Int {
+    let stats = try client.call("stats")
+    return Int(stats.member("queues")?.member("default")?.member(state)?.integer ?? 0)
+}
+
+var rows: [(String, String, String)] = []
+let daemon = try DaemonUnderTest()
+try daemon.start()
+let client = try SocketClient(path: daemon.socket)
+
+// W1: one client, sequential enqueues.
+do {
+    let n = quick ? 200 : 5000
+    var latencies: [Double] = []
+    let t0 = now()
+    for _ in 0..<n {
+        let t = now()
+        _ = try client.call("enqueue", #"{"handler":"noop","payload":\#(payload)}"#)
+        latencies.append(Double(now() - t) / 1e3)
+    }
+    let rate = Double(n) / (Double(now() - t0) / 1e9)
+    rows.append(("W1 enqueue, 1 client", String(format: "%.0f /s", rate),
+                 String(format: "p50 %.0f µs, p99 %.0f µs", percentile(latencies, 0.5), percentile(latencies, 0.99))))
+}
+
+// W2: 16 clients at once.
+do {
+    let clients = 16
+    let total = quick ? 1600 : 50_000
+    let group = DispatchGroup()
+    let socketPath = daemon.socket
+    let t0 = now()
+    for _ in 0..<clients {
+        group.enter()
+        Thread {
+            defer { group.leave() }
+            guard let c = try? SocketClient(path: socketPath) else { return }
+            for _ in 0..<(total / clients) { _ = try? c.call("enqueue", #"{"handler":"noop","payload":\#(payload)}"#) }
+        }.start()
+    }
+    group.wait()
+    let rate = Double(total) / (Double(now() - t0) / 1e9)
+    rows.append(("W2 enqueue, 16 clients", String(format: "%.0f /s", rate), "\(total) jobs"))
+}
+
+// Let W1/W2's jobs finish before the drain.
+while try count(client, "queued") + count(client, "running") > 0 { usleep(10_000) }
+
+// enqueue_batch of 1,000, and W3: drain 50k pre-enqueued noop jobs with 4 workers.
+do {
+    let total = quick ? 2000 : 50_000
+    _ = try client.call("pause", #"{"queue":"default"}"#)
+    let batch = "{\"jobs\":[" + Array(repeating: #"{"handler":"noop","payload":\#(payload)}"#, count: 1000).joined(separator: ",") + "]}"
+    var rates: [Double] = []
+    for _ in 0..<(total / 1000) {
+        let t = now()
+        let ids = try client.call("enqueue_batch", batch).member("ids")?.elements?.count
+        check(ids == 1000, "batch of 1000")
+        rates.append(1000 / (Double(now() - t) / 1e9))
+    }
+    rows.append(("enqueue_batch of 1,000", String(format: "%.0f jobs/s", percentile(rates, 0.5)), "median of \(rates.count)"))
+
+    let before = try count(client, "succeeded")
+    let t0 = now()
+    _ = try client.call("resume", #"{"queue":"default"}"#)
+    while try count(client, "succeeded") < before + total { usleep(2000) }
+    let rate = Double(total) / (Double(now() - t0) / 1e9)
+    rows.append(("W3 drain no-op jobs, 4 workers", String(format: "%.0f jobs/s", rate), "\(total) jobs"))
+}
+
+// W4: submit-and-wait, sequential.
+do {
+    let n = quick ? 100 : 2000
+    var latencies: [Double] = []
+    for _ in 0..<n {
+        let t = now()
+        let job = try client.call("enqueue", #"{"handler":"noop","payload":\#(payload),"wait_ms":10000}"#)
+        latencies.append(Double(now() - t) / 1e3)
+        check(job.member("state")?.string == "succeeded", "submit-and-wait succeeded")
+    }
+    rows.append(("W4 submit-and-wait (noop)", String(format: "p50 %.0f µs", percentile(latencies, 0.5)),
+                 String(format: "p99 %.0f µs", percentile(latencies, 0.99))))
+}
+
+// W5: exec of /bin/true, 4 workers.
+do {
+    let n = quick ? 50 : 500
+    _ = try client.call("pause", #"{"queue":"default"}"#)
+    let batch = "{\"jobs\":[" + Array(repeating: #"{"handler":"exec","payload":{"argv":["/bin/true"]}}"#, count: n).joined(separator: ",") + "]}"
+    _ = try client.call("enqueue_batch", batch)
+    let before = try count(client, "succeeded")
+    let t0 = now()
+    _ = try client.call("resume", #"{"queue":"default"}"#)
+    while try count(client, "succeeded") < before + n { usleep(2000) }
+    rows.append(("W5 exec /bin/true, 4 workers", String(format: "%.0f jobs/s", Double(n) / (Double(now() - t0) / 1e9)), "\(n) jobs"))
+    check(try count(client, "failed") == 0, "exec jobs succeeded")
+}
+
+// Scale: RSS with many queued jobs, then start-up time with them.
+do {
+    let total = quick ? 20_000 : 1_000_000
+    _ = try client.call("pause", #"{"queue":"default"}"#)
+    let batch = "{\"jobs\":[" + Array(repeating: #"{"handler":"noop","payload":\#(payload)}"#, count: 10_000).joined(separator: ",") + "]}"
+    for _ in 0..<(total / 10_000) { _ = try client.call("enqueue_batch", batch) }
+    check(try count(client, "queued") == total, "queued jobs")
+    rows.append(("RSS with \(total) queued jobs", String(format: "%.1f MiB", daemon.rssMiB), "VmRSS of jobqueued"))
+    daemon.stop()
+    let startup = try daemon.start()
+    rows.append(("start-up to ping with \(total) jobs", String(format: "%.0f ms", startup * 1000), "process start to first answer"))
+}
+
+print("jobqueue load generator (\(quick ? "quick, " : "")durability full, workers 4)")
+let width = rows.map(\.0.count).max() ?? 0
+for (name, value, note) in rows {
+    print(name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value.padding(toLength: 14, withPad: " ", startingAt: 0) + "  " + note)
+}
