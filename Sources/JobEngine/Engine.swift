@@ -190,10 +190,16 @@ public final class Engine: @unchecked Sendable {
     }
 
     private func finish(_ job: Job, _ outcome: AttemptOutcome) async {
+        // The handler is done, so its slot is free now: the claim that fills
+        // it can share a transaction with this job's completion.
         let (abandoned, delay) = lock.withLock {
+            busyTotal -= 1
+            busyPerQueue[job.queue, default: 1] -= 1
+            if busyPerQueue[job.queue] == 0 { busyPerQueue[job.queue] = nil }
             let policy = currentConfig.handler(named: job.handler)?.backoff ?? .default
             return (running[job.id]?.abandoned ?? false, policy.delayMs(afterAttempt: job.attempts, using: &random))
         }
+        if !abandoned { wake() }
 
         var final: Job?
         if !abandoned {
@@ -211,21 +217,17 @@ public final class Engine: @unchecked Sendable {
             }
         }
 
-        lock.withLock {
-            running[job.id] = nil
-            busyTotal -= 1
-            busyPerQueue[job.queue, default: 1] -= 1
-            if busyPerQueue[job.queue] == 0 { busyPerQueue[job.queue] = nil }
-        }
+        lock.withLock { running[job.id] = nil }
 
         if let final {
             logger.debug("job attempt ended", metadata: ["job": "\(job.id)", "state": "\(final.state)"])
-            if final.state.isTerminal { notifyWaiters(final) }
+            // Terminal: tell the waiters. Queued or retrying again: the
+            // dispatcher must see it (and set its timer).
+            if final.state.isTerminal { notifyWaiters(final) } else { wake() }
             if case .failed(let failure, _) = outcome, final.state == .failed {
                 logger.warning("job failed", metadata: ["job": "\(job.id)", "handler": "\(job.handler)", "error": "\(failure.message)"])
             }
         }
-        wake()
     }
 
     /// Stops the handler of a running job (cancel): SIGTERM to its process
@@ -252,7 +254,7 @@ public final class Engine: @unchecked Sendable {
         wakeupSender.finish()
 
         let deadline = ContinuousClock.now + .milliseconds(grace)
-        while runningCount > 0 && ContinuousClock.now < deadline {
+        while lock.withLock({ !running.isEmpty }) && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
         let (stopped, background) = lock.withLock {
