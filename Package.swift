@@ -79,6 +79,15 @@ let package = Package(
         .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "JobCore", "CSQLite"], swiftSettings: strict),
         .testTarget(name: "JobRPCTests", dependencies: ["JobRPC", "JobCore"], swiftSettings: strict),
         .testTarget(name: "JobEngineTests", dependencies: ["JobEngine", "JobStore", "JobCore"], swiftSettings: strict),
+        .testTarget(
+            name: "JobServerTests",
+            dependencies: [
+                "JobServer", "JobRPC", "JobCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         // Runs the real binaries: depending on the executable makes `swift test` build it.
         .testTarget(name: "EndToEndTests", dependencies: ["jobqueued"], swiftSettings: strict),
     ],

@@ -168,6 +168,10 @@ private struct Reader {
             return nil
         case (true, false):
             let value = pairs.first { $0.0 == "command" }!.2
+            guard case .sequence = value else {
+                problem(value, "\(key).command", "expected a list of strings (argv, no shell), such as [\"/usr/bin/convert\", \"-resize\"]")
+                return nil
+            }
             let argv = strings(value, "\(key).command")
             guard let first = argv.first, !first.isEmpty else {
                 problem(value, "\(key).command", "expected a non-empty list of strings (argv, no shell)")

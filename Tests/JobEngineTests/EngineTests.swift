@@ -1,0 +1,84 @@
+import Foundation
+import JobCore
+import JobStore
+import Logging
+import Testing
+@testable import JobEngine
+
+/// The engine with a real store in a temp folder.
+@Suite struct EngineTests {
+    final class Setup {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("jqe-\(UUID().uuidString.prefix(8))").path
+        let store: JobStore
+        let engine: Engine
+
+        init(_ configure: (inout DaemonConfig) -> Void = { _ in }) throws {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            store = try JobStore.open(StoreOptions(path: folder + "/jobs.db"))
+            var config = DaemonConfig(workers: 2)
+            configure(&config)
+            engine = Engine(store: store, config: config, logger: Logger(label: "test"))
+        }
+
+        deinit {
+            store.close()
+            try? FileManager.default.removeItem(atPath: folder)
+        }
+
+        func sleepJob(queue: String = "default", ms: Int = 300) -> NewJob {
+            NewJob(handler: "sleep", payload: RawJSON(validatedText: #"{"ms":\#(ms)}"#), queue: queue)
+        }
+    }
+
+    @Test func neverRunsMoreThanTheWorkersAndEachQueuesConcurrency() async throws {
+        let s = try Setup { $0.workers = 3; $0.queues["slow"] = .init(concurrency: 1) }
+        _ = try await s.engine.enqueueBatch((0..<4).map { _ in s.sleepJob(queue: "slow") } + (0..<4).map { _ in s.sleepJob() })
+        s.engine.start()
+        var peakTotal = 0, peakSlow = 0
+        for _ in 0..<40 {
+            let stats = try s.store.stats()
+            peakSlow = max(peakSlow, stats["slow"]?.counts[.running] ?? 0)
+            peakTotal = max(peakTotal, (stats["slow"]?.counts[.running] ?? 0) + (stats["default"]?.counts[.running] ?? 0))
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        #expect(peakTotal == 3 && peakSlow == 1)
+        await s.engine.shutdown()
+    }
+
+    @Test func waitIsWokenByTheFinishAndTimesOutWithTheJobAsItStands() async throws {
+        let s = try Setup()
+        s.engine.start()
+        let quick = try await s.engine.enqueue(s.sleepJob(ms: 50))
+        let done = try await s.engine.wait(for: quick.id, timeoutMs: 10_000)
+        #expect(done.state == .succeeded)
+        let slow = try await s.engine.enqueue(s.sleepJob(ms: 5000))
+        let started = ContinuousClock.now
+        let pending = try await s.engine.wait(for: slow.id, timeoutMs: 100)
+        #expect(pending.state != .succeeded && ContinuousClock.now - started < .seconds(3))
+        await #expect(throws: StoreError.notFound(JobID(999))) { try await s.engine.wait(for: JobID(999), timeoutMs: 10) }
+        await s.engine.shutdown()
+    }
+
+    @Test func aDelayedJobRunsWhenItsTimerFires() async throws {
+        let s = try Setup()
+        s.engine.start()
+        let outcome = try await s.engine.enqueue(NewJob(handler: "noop", start: .after(milliseconds: 200)))
+        #expect(outcome.state == .scheduled)
+        let job = try await s.engine.wait(for: outcome.id, timeoutMs: 5000)
+        #expect(job.state == .succeeded && job.startedAt! >= job.runAt)
+        await s.engine.shutdown()
+    }
+
+    @Test func pruningDeletesFinishedJobsPastRetention() async throws {
+        let s = try Setup { $0.retentionMs = [.succeeded: 1, .failed: 1, .cancelled: 86_400_000] }
+        s.engine.start()
+        let done = try await s.engine.enqueue(NewJob(handler: "noop"))
+        _ = try await s.engine.wait(for: done.id, timeoutMs: 5000)
+        let kept = try await s.engine.enqueue(NewJob(handler: "noop", start: .after(milliseconds: 60_000)))
+        _ = try await s.engine.cancel(kept.id)
+        try await Task.sleep(for: .milliseconds(5))
+        await s.engine.pruneOnce()
+        #expect(try s.store.get(done.id) == nil && s.store.get(kept.id)?.state == .cancelled)
+        await s.engine.shutdown()
+    }
+}
