@@ -11,7 +11,7 @@ struct MethodContext: Sendable {
 }
 
 /// One RPC method: reads its params, does its work, writes its result value.
-protocol RPCMethod {
+protocol RPCMethod: Sendable {
     static var name: String { get }
     /// Whether a stopping daemon refuses it with 1006 (new work).
     static var isNewWork: Bool { get }

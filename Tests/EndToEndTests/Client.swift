@@ -80,7 +80,7 @@ final class Client {
     func call(_ method: String, _ params: [String: Any]? = nil) throws -> [String: Any] {
         let response = try request(method, params)
         if let error = response["error"] as? [String: Any] {
-            throw RPCFailure(code: error["code"] as! Int, message: error["message"] as! String, data: error["data"] as? [String: Any])
+            throw RPCFailure(code: error["code"] as! Int, message: error["message"] as! String)
         }
         return response["result"] as! [String: Any]
     }
@@ -103,7 +103,6 @@ final class Client {
 struct RPCFailure: Error, CustomStringConvertible {
     var code: Int
     var message: String
-    var data: [String: Any]?
     var description: String { "\(code): \(message)" }
 }
 
