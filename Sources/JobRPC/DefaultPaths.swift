@@ -7,10 +7,13 @@ public struct DefaultPaths: Sendable, Equatable {
     public var socket: String
     public var isSystem: Bool
 
-    /// System mode: root, or systemd gave us a state or runtime directory of a system unit.
+    /// System mode: root, or a system unit of systemd (its `StateDirectory=`
+    /// under /var/lib or `RuntimeDirectory=` under /run), which may run as
+    /// a dedicated user.
     public init(environment: [String: String], uid: UInt32) {
         let home = environment["HOME"] ?? "/root"
-        isSystem = uid == 0
+        isSystem = uid == 0 || environment["STATE_DIRECTORY"]?.hasPrefix("/var/lib/") == true
+            || environment["RUNTIME_DIRECTORY"]?.hasPrefix("/run/") == true
         if isSystem {
             config = "/etc/jobqueue/jobqueued.yaml"
             database = environment["STATE_DIRECTORY"].map { Self.first($0) + "/jobs.db" } ?? "/var/lib/jobqueue/jobs.db"
