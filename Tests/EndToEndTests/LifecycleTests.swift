@@ -110,6 +110,23 @@ import Testing
         #expect(try d.client().call("ping")["protocol"] as? Int == 1)
     }
 
+    @Test func theSocketGetsItsModeAndGroup() throws {
+        guard getuid() == 0, getgrnam("nogroup") != nil else { return }  // chown to another group needs root
+        let d = try Daemon(config: "socket:\n  mode: \"0640\"\n  group: nogroup\n")
+        var info = stat()
+        #expect(stat(d.socket, &info) == 0)
+        #expect(info.st_mode & 0o777 == 0o640 && info.st_gid == getgrnam("nogroup")!.pointee.gr_gid)
+        let fresh = try Daemon(start: false)
+        let nested = fresh.folder + "/run/sub"
+        let process = try fresh.launch(["--config", fresh.configPath, "--db", fresh.folder + "/state/jobs.db", "--socket", nested + "/s.sock"])
+        #expect(eventually { FileManager.default.fileExists(atPath: nested + "/s.sock") })
+        var folder = stat()
+        #expect(stat(nested, &folder) == 0 && folder.st_mode & 0o777 == 0o700)
+        #expect(stat(fresh.folder + "/state", &folder) == 0 && folder.st_mode & 0o777 == 0o750)
+        kill(process.processIdentifier, SIGTERM)
+        #expect(eventually { !process.isRunning })
+    }
+
     @Test func versionAndMigrate() throws {
         let version = try Daemon.runToEnd(["--version"])
         #expect(version.status == 0 && version.output.contains("."))
