@@ -10,7 +10,9 @@ let package = Package(
     products: [
         .library(name: "JobCore", targets: ["JobCore"]),
         .library(name: "JobStore", targets: ["JobStore"]),
+        .library(name: "JobClient", targets: ["JobClient"]),
         .executable(name: "jobqueued", targets: ["jobqueued"]),
+        .executable(name: "jobctl", targets: ["jobctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -54,6 +56,24 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The Swift client library other programs use.
+        .target(
+            name: "JobClient",
+            dependencies: [
+                "JobCore", "JobRPC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "jobctl",
+            dependencies: [
+                "JobCore", "JobRPC", "JobClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "jobqueued",
             dependencies: [
@@ -89,7 +109,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // Runs the real binaries: depending on the executable makes `swift test` build it.
-        .testTarget(name: "EndToEndTests", dependencies: ["jobqueued"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["jobqueued", "jobctl", "JobClient", "JobCore"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -120,3 +120,17 @@ import Testing
         #expect(try ListParams(nil).limit == 100)
     }
 }
+
+@Suite struct JobJSONTests {
+    @Test func aJobRoundTripsThroughItsWireForm() throws {
+        let at = Timestamp(millisecondsSinceEpoch: 1_795_948_530_123)
+        let job = Job(id: JobID(7), queue: "q", handler: "h", payload: RawJSON(validatedText: #"{"a":[1,"x"]}"#), state: .failed,
+                      priority: -3, attempts: 2, maxAttempts: 2, uniqueKey: "k", tags: ["t"], createdAt: at, runAt: at,
+                      startedAt: at, finishedAt: at.adding(milliseconds: 5), timeoutMs: 1000, result: RawJSON(validatedText: "\"out\""),
+                      resultTruncated: true, errors: [JobFailure(message: "m\n", exitCode: 1, signal: nil, stderr: "e", at: at)],
+                      leaseOwner: nil)
+        var w = JSONWriter()
+        JobJSON.write(job, to: &w)
+        #expect(JobJSON.read(try JSONReader.parse(w.bytes)) == job)
+    }
+}
