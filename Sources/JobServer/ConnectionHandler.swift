@@ -24,6 +24,8 @@ final class ConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     private var inFlight = 0
     private var readPending = false
     private var closing = false
+    /// The client closed its side: close ours once every answer is out.
+    private var inputClosed = false
 
     init(service: RPCService, maxMessageBytes: Int, logger: Logger) {
         self.service = service
@@ -71,6 +73,7 @@ final class ConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     private func finished(_ response: JSONWriter?) {
         inFlight -= 1
         if let response, let context { write(response, context) }
+        if inputClosed && inFlight == 0 { context?.close(promise: nil) }
         resumeReadingIfAllowed()
     }
 
@@ -106,6 +109,11 @@ final class ConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     // MARK: Idle and errors
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .some(ChannelEvent.inputClosed) = event as? ChannelEvent {
+            inputClosed = true
+            if inFlight == 0 { context.close(promise: nil) }
+            return
+        }
         // Silence means no input and nothing in progress: a long `wait` is not idle.
         if event is IdleStateHandler.IdleStateEvent, inFlight == 0 {
             context.close(promise: nil)

@@ -36,6 +36,8 @@ public final class RPCServer: @unchecked Sendable {
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 64 * 1024, high: 256 * 1024))
             .childChannelOption(.autoRead, value: true)
+            // A client may send its requests, then close its side (`... | socat`): its answers still come.
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 let limits = engine.config.limits
                 guard connections.admit(channel) else {
