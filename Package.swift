@@ -56,6 +56,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // sd_notify, socket activation, watchdog, journald: pure Swift, no libsystemd.
+        .target(name: "SystemdSupport", swiftSettings: strict),
         // The Swift client library other programs use.
         .target(
             name: "JobClient",
@@ -77,7 +79,7 @@ let package = Package(
         .executableTarget(
             name: "jobqueued",
             dependencies: [
-                "JobCore", "JobStore", "JobEngine", "JobServer", "JobRPC",
+                "JobCore", "JobStore", "JobEngine", "JobServer", "JobRPC", "SystemdSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

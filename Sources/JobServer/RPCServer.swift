@@ -7,12 +7,15 @@ import NIOPosix
 /// The Unix-socket listener.
 public final class RPCServer: @unchecked Sendable {
     public let path: String
+    private let ownsSocketFile: Bool
     private let group: MultiThreadedEventLoopGroup
     private let serverChannel: any Channel
     private let connections: ConnectionRegistry
 
-    private init(path: String, group: MultiThreadedEventLoopGroup, serverChannel: any Channel, connections: ConnectionRegistry) {
+    private init(path: String, ownsSocketFile: Bool, group: MultiThreadedEventLoopGroup, serverChannel: any Channel,
+                 connections: ConnectionRegistry) {
         self.path = path
+        self.ownsSocketFile = ownsSocketFile
         self.group = group
         self.serverChannel = serverChannel
         self.connections = connections
@@ -22,13 +25,17 @@ public final class RPCServer: @unchecked Sendable {
         public var description: String
     }
 
-    /// Binds `path` (after `SocketPath.prepare`) and starts accepting.
-    public static func start(path: String, service: RPCService, engine: Engine, logger: Logger) throws(StartError) -> RPCServer {
+    /// Binds `path` (after `SocketPath.prepare`), or takes over the
+    /// listening socket systemd passed (`listeningSocket`), and starts accepting.
+    public static func start(path: String, listeningSocket: Int32? = nil, service: RPCService, engine: Engine,
+                             logger: Logger) throws(StartError) -> RPCServer {
         let config = engine.config
-        do {
-            try SocketPath.prepare(path)
-        } catch {
-            throw StartError(description: error.description)
+        if listeningSocket == nil {
+            do {
+                try SocketPath.prepare(path)
+            } catch {
+                throw StartError(description: error.description)
+            }
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let connections = ConnectionRegistry(engine: engine)
@@ -53,9 +60,14 @@ public final class RPCServer: @unchecked Sendable {
                 }
             }
         do {
+            if let listeningSocket {
+                // systemd's socket unit owns the file, its mode and its group.
+                let channel = try bootstrap.withBoundSocket(listeningSocket).wait()
+                return RPCServer(path: path, ownsSocketFile: false, group: group, serverChannel: channel, connections: connections)
+            }
             let channel = try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).wait()
             try SocketPath.applyOwnership(path, mode: config.socket.mode, group: config.socket.group)
-            return RPCServer(path: path, group: group, serverChannel: channel, connections: connections)
+            return RPCServer(path: path, ownsSocketFile: true, group: group, serverChannel: channel, connections: connections)
         } catch {
             try? group.syncShutdownGracefully()
             throw StartError(description: "cannot listen on \(path): \(error)")
@@ -65,7 +77,7 @@ public final class RPCServer: @unchecked Sendable {
     /// Stops accepting: new connections are refused; open ones keep working.
     public func stopAccepting() {
         try? serverChannel.close().wait()
-        unlink(path)
+        if ownsSocketFile { unlink(path) }
     }
 
     /// Closes every connection and stops the event loop.

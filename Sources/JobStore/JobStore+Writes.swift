@@ -76,6 +76,12 @@ extension JobStore {
         try await perform { tx throws(StoreError) in try tx.recoverInterrupted(retryDelayMs: retryDelayMs) }
     }
 
+    /// A write round trip through the writer thread (an empty transaction):
+    /// returns only while the writer is alive and the database takes writes.
+    public func checkWriter() async throws(StoreError) {
+        _ = try await perform(writesOneStatement: true) { _ throws(StoreError) in true }
+    }
+
     /// `max_queued_jobs`; a config reload may change it.
     public var maxActiveJobs: Int {
         get { writerMaxActiveJobs }

@@ -3,6 +3,7 @@ import Foundation
 import JobEngine
 import JobRPC
 import Logging
+import SystemdSupport
 
 /// `jobqueued`: the command line of DAEMON.md.
 @main
@@ -52,7 +53,8 @@ struct PathOptions: ParsableArguments {
 }
 
 func makeLogger(level: Logger.Level) -> Logger {
-    var logger = Logger(label: "jobqueued") { _ in StderrLogHandler(logLevel: level) }
+    let journal = JournalStream.stderrIsJournal()
+    var logger = Logger(label: "jobqueued") { _ in StderrLogHandler(logLevel: level, journalPrefixes: journal) }
     logger.logLevel = level
     return logger
 }

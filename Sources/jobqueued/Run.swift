@@ -6,6 +6,7 @@ import JobRPC
 import JobServer
 import JobStore
 import Logging
+import SystemdSupport
 
 /// Runs the daemon (the default command).
 struct Run: AsyncParsableCommand {
@@ -37,26 +38,43 @@ struct Run: AsyncParsableCommand {
         _ = try await engine.recoverInterruptedJobs()
         let service = RPCService(engine: engine, version: JobqueueVersion.current, logger: logger)
         let server: RPCServer
+        var listenPath = socketPath
         do {
-            server = try RPCServer.start(path: socketPath, service: service, engine: engine, logger: logger)
-        } catch {
+            let activated = try ListenFDs.take()  // systemd socket activation
+            if let activated { listenPath = ListenFDs.path(of: activated) ?? socketPath }
+            server = try RPCServer.start(path: listenPath, listeningSocket: activated, service: service, engine: engine, logger: logger)
+        } catch let error as ListenFDs.Problem {
             FileHandle.standardError.write(Data("jobqueued: \(error.description)\n".utf8))
+            store.close()
+            throw exitConfig
+        } catch {
+            FileHandle.standardError.write(Data("jobqueued: \(error)\n".utf8))
             store.close()
             throw exitConfig
         }
         engine.start()
+        let systemd = SystemdNotifier()
+        systemd.ready(status: statusLine(engine))
         logger.notice("jobqueued started", metadata: [
-            "version": "\(JobqueueVersion.current)", "database": "\(paths.databasePath)", "socket": "\(socketPath)",
+            "version": "\(JobqueueVersion.current)", "database": "\(paths.databasePath)", "socket": "\(listenPath)",
             "workers": "\(config.workers)", "sqlite": "\(JobStore.sqliteVersion)", "durability": "\(config.durability.rawValue)",
         ])
+        let background = [
+            Task { await reportStatus(engine, to: systemd) },
+            Task { await feedWatchdog(store: store, engine: engine, systemd: systemd, logger: logger) },
+        ]
 
         let signals = SignalWatcher()
         for await signal in signals.events {
             switch signal {
             case .reload:
+                systemd.reloading()
                 reload(engine: engine, logger: logger)
+                systemd.ready(status: statusLine(engine))
             case .stop:
+                systemd.stopping()
                 logger.notice("stopping: no new work, running jobs get shutdown_grace", metadata: ["grace_ms": "\(engine.config.shutdownGraceMs)"])
+                background.forEach { $0.cancel() }
                 server.stopAccepting()
                 await engine.shutdown()
                 server.close()
@@ -64,6 +82,42 @@ struct Run: AsyncParsableCommand {
                 logger.notice("jobqueued stopped")
                 return
             }
+        }
+    }
+
+    /// `STATUS=` for systemctl status: jobs waiting and workers busy.
+    private func statusLine(_ engine: Engine) -> String {
+        guard let stats = try? engine.stats() else { return "running" }
+        let queued = stats.queues.values.reduce(0) { $0 + ($1.counts[.queued] ?? 0) }
+        let scheduled = stats.queues.values.reduce(0) { $0 + ($1.counts[.scheduled] ?? 0) + ($1.counts[.retrying] ?? 0) }
+        return "\(queued) queued, \(scheduled) waiting, \(stats.busy) of \(stats.workers) workers busy"
+    }
+
+    private func reportStatus(_ engine: Engine, to systemd: SystemdNotifier) async {
+        guard systemd.isActive else { return }
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(5))
+            systemd.status(statusLine(engine))
+        }
+    }
+
+    /// `WATCHDOG=1` at half of `WATCHDOG_USEC`, only while a write round trip
+    /// through the store's writer completes in time: a stuck writer (or a
+    /// database that takes no writes) stops the pings, and systemd restarts us.
+    private func feedWatchdog(store: JobStore, engine: Engine, systemd: SystemdNotifier, logger: Logger) async {
+        guard systemd.isActive, let interval = WatchdogInterval.half() else { return }
+        let clock = ContinuousClock()
+        while !Task.isCancelled {
+            let started = clock.now
+            let written = (try? await store.checkWriter()) != nil  // never returns while the writer is stuck
+            let took = clock.now - started
+            if written && took < interval && !engine.isStopping {
+                systemd.watchdog()
+            } else {
+                logger.warning("watchdog: the database writer did not answer in time; not pinging systemd",
+                               metadata: ["took_ms": "\(took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000)"])
+            }
+            try? await Task.sleep(for: max(interval - took, .milliseconds(1)))
         }
     }
 

@@ -7,6 +7,8 @@ import Logging
 struct StderrLogHandler: LogHandler {
     var logLevel: Logger.Level
     var metadata: Logger.Metadata = [:]
+    /// Under journald: each line starts with its syslog priority (`<3>` error ... `<7>` debug).
+    var journalPrefixes = false
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
@@ -14,13 +16,25 @@ struct StderrLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        var line = "\(systemClock().rfc3339) \(event.level) \(event.message)"
+        var line = (journalPrefixes ? "<\(Self.syslogPriority(event.level))>" : "")
+            + "\(systemClock().rfc3339) \(event.level) \(event.message)"
         let all = metadata.merging(event.metadata ?? [:]) { $1 }
         for key in all.keys.sorted() {
             line += " \(key)=\(Self.quoted("\(all[key]!)"))"
         }
         line += "\n"
         FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    static func syslogPriority(_ level: Logger.Level) -> Int {
+        switch level {
+        case .trace, .debug: 7
+        case .info: 6
+        case .notice: 5
+        case .warning: 4
+        case .error: 3
+        case .critical: 2
+        }
     }
 
     /// Values with spaces or quotes are quoted, and newlines escaped, so that

@@ -1,0 +1,244 @@
+import Foundation
+import Testing
+
+/// systemd integration with the real binary: units, sd_notify, watchdog,
+/// socket activation, journald prefixes, install layout. systemd is
+/// installed but is not PID 1 here: the units are checked with
+/// systemd-analyze, the protocols by playing systemd's part.
+@Suite struct SystemdTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    func shell(_ command: String, environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        if let environment { process.environment = environment }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        while process.isRunning { usleep(2000) }
+        return (process.terminationStatus, output)
+    }
+
+    /// The units with ExecStart pointed at the built daemon.
+    func stagedUnits(_ folder: String) throws {
+        for (source, target) in [("systemd/jobqueued.service", "jobqueued.service"), ("systemd/jobqueued.socket", "jobqueued.socket"),
+                                 ("systemd/user/jobqueued.service", "user/jobqueued.service"), ("systemd/user/jobqueued.socket", "user/jobqueued.socket")] {
+            let text = try String(contentsOfFile: Self.root + "/" + source, encoding: .utf8)
+                .replacingOccurrences(of: "/usr/local/bin/jobqueued", with: Daemon.binary)
+            try FileManager.default.createDirectory(atPath: folder + "/user", withIntermediateDirectories: true)
+            try text.write(toFile: folder + "/" + target, atomically: true, encoding: .utf8)
+        }
+    }
+
+    @Test func theUnitsVerifyAndTheServiceScoresAtMost2() throws {
+        let d = try Daemon(start: false)
+        try stagedUnits(d.folder)
+        let system = try shell("cd \(d.folder) && systemd-analyze verify ./jobqueued.service ./jobqueued.socket")
+        #expect(system.status == 0, "\(system.output)")
+        try FileManager.default.createDirectory(atPath: d.folder + "/xdg", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let user = try shell("cd \(d.folder)/user && XDG_RUNTIME_DIR=\(d.folder)/xdg systemd-analyze --user verify ./jobqueued.service ./jobqueued.socket")
+        #expect(user.status == 0, "\(user.output)")
+        let security = try shell("cd \(d.folder) && systemd-analyze security --offline=yes ./jobqueued.service")
+        let line = try #require(security.output.split(separator: "\n").first { $0.contains("Overall exposure level") })
+        print("systemd-analyze security: \(line)")
+        let score = try #require(Double(line.split(separator: ":").last!.split(separator: " ").first!))
+        #expect(score <= 2.0, "\(line)")
+    }
+
+    /// A datagram socket playing systemd's notify socket.
+    final class NotifySocket {
+        let fd: Int32
+        let path: String
+
+        init(_ path: String) {
+            self.path = path
+            fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                let bytes = Array(path.utf8)
+                raw.copyBytes(from: bytes)
+                raw[bytes.count] = 0
+            }
+            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+            var timeout = timeval(tv_sec: 0, tv_usec: 50_000)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        }
+
+        deinit { close(fd) }
+
+        /// The next message within `timeout` seconds, with when it came.
+        func next(timeout: TimeInterval = 10) -> (text: String, at: Date)? {
+            let deadline = Date().addingTimeInterval(timeout)
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while Date() < deadline {
+                let n = recv(fd, &buffer, buffer.count, 0)
+                if n > 0 { return (String(decoding: buffer[..<n], as: UTF8.self), Date()) }
+            }
+            return nil
+        }
+    }
+
+    @Test func readyWatchdogReloadingAndStopping() throws {
+        let d = try Daemon(start: false)
+        let notify = NotifySocket(d.folder + "/notify.sock")
+        var environment = ProcessInfo.processInfo.environment
+        environment["NOTIFY_SOCKET"] = notify.path
+        environment["WATCHDOG_USEC"] = "400000"
+        let process = try d.launch(["--config", d.configPath, "--db", d.database, "--socket", d.socket], environment: environment)
+        defer { kill(process.processIdentifier, SIGKILL) }
+
+        let ready = try #require(notify.next())
+        #expect(ready.text.contains("READY=1") && ready.text.contains("STATUS="), "\(ready.text)")
+        #expect(try Client(d.socket).call("ping")["protocol"] as? Int == 1)  // answering by the time READY=1 is sent
+
+        var pings: [Date] = []
+        while pings.count < 4, let message = notify.next() {
+            if message.text == "WATCHDOG=1" { pings.append(message.at) }
+        }
+        #expect(pings.count == 4)
+        let gaps = zip(pings.dropFirst(), pings).map { $0.timeIntervalSince($1) }
+        #expect(gaps.allSatisfy { $0 > 0.1 && $0 < 0.35 }, "WATCHDOG=1 every ~200 ms, got \(gaps)")
+
+        kill(process.processIdentifier, SIGHUP)
+        var sawReloading = false, sawReadyAfter = false
+        while !sawReadyAfter, let message = notify.next() {
+            if message.text.hasPrefix("RELOADING=1") && message.text.contains("MONOTONIC_USEC=") { sawReloading = true }
+            if sawReloading && message.text.hasPrefix("READY=1") { sawReadyAfter = true }
+        }
+        #expect(sawReloading && sawReadyAfter)
+
+        kill(process.processIdentifier, SIGTERM)
+        var sawStopping = false
+        while !sawStopping, let message = notify.next() { sawStopping = message.text == "STOPPING=1" }
+        #expect(sawStopping)
+        #expect(eventually { !process.isRunning } && process.terminationStatus == 0)
+    }
+
+    @Test func aBlockedWriterStopsTheWatchdogPings() throws {
+        let d = try Daemon(start: false)
+        let notify = NotifySocket(d.folder + "/notify.sock")
+        var environment = ProcessInfo.processInfo.environment
+        environment["NOTIFY_SOCKET"] = notify.path
+        environment["WATCHDOG_USEC"] = "200000"
+        let process = try d.launch(["--config", d.configPath, "--db", d.database, "--socket", d.socket], environment: environment)
+        defer { kill(process.processIdentifier, SIGKILL) }
+        #expect(notify.next()?.text.contains("READY=1") == true)
+        // Another process holds the database's write lock for 1.5 s: the writer cannot commit.
+        let locker = Process()
+        locker.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        locker.arguments = ["-c", "import sqlite3, time; c = sqlite3.connect('\(d.database)', isolation_level=None); "
+                            + "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(1.5); c.execute('COMMIT')"]
+        let out = Pipe()
+        locker.standardOutput = out
+        try locker.run()
+        _ = out.fileHandleForReading.availableData  // "locked"
+        let lockedAt = Date()
+        var pingsWhileLocked: [Date] = []
+        while Date().timeIntervalSince(lockedAt) < 1.3, let message = notify.next(timeout: 0.2) {
+            if message.text == "WATCHDOG=1" && message.at.timeIntervalSince(lockedAt) > 0.25 { pingsWhileLocked.append(message.at) }
+        }
+        #expect(pingsWhileLocked.isEmpty, "pings while the writer was blocked: \(pingsWhileLocked.map { $0.timeIntervalSince(lockedAt) })")
+        while locker.isRunning { usleep(10_000) }
+        var resumed = false
+        while !resumed, let message = notify.next(timeout: 5) { resumed = message.text == "WATCHDOG=1" }
+        #expect(resumed)
+    }
+
+    @Test func socketActivation() throws {
+        let d = try Daemon(start: false)
+        let socket = d.folder + "/activated.sock"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-socket-activate")
+        process.arguments = ["-l", socket, Daemon.binary, "--config", d.configPath, "--db", d.database, "--socket", d.folder + "/unused.sock"]
+        let log = FileHandle(forWritingAtPath: d.logPath) ?? { _ = FileManager.default.createFile(atPath: d.logPath, contents: nil); return FileHandle(forWritingAtPath: d.logPath)! }()
+        process.standardError = log
+        process.standardOutput = log
+        try process.run()
+        defer { kill(process.processIdentifier, SIGKILL) }
+        // The first connection starts the daemon, which takes over the listening socket.
+        #expect(eventually { (try? Client(socket).call("ping")["protocol"] as? Int) == 1 }, "\(d.log)")
+        #expect(!FileManager.default.fileExists(atPath: d.folder + "/unused.sock"))
+        #expect(d.log.contains("socket=\(socket)"))
+        let c = try Client(socket)
+        let id = try c.enqueue("echo", ["payload": 7])
+        #expect(try c.wait(id)["result"] as? Int == 7)
+    }
+
+    @Test func journaldPrefixesWhenStderrIsTheJournal() throws {
+        let d = try Daemon(start: false)
+        _ = FileManager.default.createFile(atPath: d.logPath, contents: nil)
+        var info = stat()
+        stat(d.logPath, &info)
+        var environment = ProcessInfo.processInfo.environment
+        environment["JOURNAL_STREAM"] = "\(info.st_dev):\(info.st_ino)"
+        try d.start(environment: environment)
+        let c = try d.client()
+        _ = try c.wait(try c.enqueue("noop"))  // debug lines
+        _ = try c.wait(try c.enqueue("fail", ["max_attempts": 1]))  // a warning
+        d.stop()
+        let lines = d.log.split(separator: "\n")
+        #expect(!lines.isEmpty && lines.allSatisfy { $0.hasPrefix("<") && $0.dropFirst(2).hasPrefix(">") }, "\(d.log)")
+        #expect(lines.contains { $0.hasPrefix("<5>") && $0.contains("jobqueued started") })
+        #expect(lines.contains { $0.hasPrefix("<7>") && $0.contains(" debug ") })
+        #expect(lines.contains { $0.hasPrefix("<4>") && $0.contains(" warning ") })
+
+        let plain = try Daemon()  // JOURNAL_STREAM not set: no prefixes
+        plain.stop()
+        #expect(plain.log.split(separator: "\n").allSatisfy { !$0.hasPrefix("<") })
+    }
+
+    @Test func runsAsAnUnprivilegedUserWithTheUnitsDirectories() throws {
+        guard getuid() == 0 else { return }  // needs root to switch user (CI runs as root)
+        let d = try Daemon(start: false)
+        let state = d.folder + "/state", runtime = d.folder + "/runtime"
+        for folder in [state, runtime] {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            chown(folder, 65534, 65534)
+            chmod(folder, 0o750)
+        }
+        chmod(d.folder, 0o755)
+        chmod(d.configPath, 0o644)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", Daemon.binary, "--config", d.configPath]
+        process.environment = ["STATE_DIRECTORY": state, "RUNTIME_DIRECTORY": runtime, "PATH": "/usr/bin:/bin"]
+        let pipe = Pipe()
+        process.standardError = pipe
+        try process.run()
+        defer { kill(process.processIdentifier, SIGKILL) }
+        let socket = runtime + "/jobqueued.sock"
+        #expect(eventually { (try? Client(socket).call("ping")["protocol"] as? Int) == 1 })
+        let c = try Client(socket)
+        #expect(try c.wait(try c.enqueue("echo", ["payload": "ok"]))["result"] as? String == "ok")
+        #expect(FileManager.default.fileExists(atPath: state + "/jobs.db"))
+        var info = stat()
+        stat(state + "/jobs.db", &info)
+        #expect(info.st_uid == 65534)
+    }
+
+    @Test func makeInstallLaysOutEveryFile() throws {
+        let d = try Daemon(start: false)
+        let stage = d.folder + "/stage"
+        let buildDir = (Daemon.binary as NSString).deletingLastPathComponent
+        let install = try shell("cd \(Self.root) && make -s install-files DESTDIR=\(stage) PREFIX=/usr BUILD_DIR=\(buildDir)")
+        #expect(install.status == 0, "\(install.output)")
+        for file in ["usr/bin/jobqueued", "usr/bin/jobctl", "usr/lib/systemd/system/jobqueued.service", "usr/lib/systemd/system/jobqueued.socket",
+                     "usr/lib/systemd/user/jobqueued.service", "usr/lib/systemd/user/jobqueued.socket", "usr/lib/sysusers.d/jobqueue.conf",
+                     "etc/jobqueue/jobqueued.yaml", "usr/share/bash-completion/completions/jobctl", "usr/share/zsh/vendor-completions/_jobctl",
+                     "usr/share/fish/vendor_completions.d/jobctl.fish", "usr/share/doc/jobqueue/operations.md"] {
+            #expect(FileManager.default.fileExists(atPath: stage + "/" + file), "missing \(file)")
+        }
+        let unit = try String(contentsOfFile: stage + "/usr/lib/systemd/system/jobqueued.service", encoding: .utf8)
+        #expect(unit.contains("ExecStart=/usr/bin/jobqueued --config /etc/jobqueue/jobqueued.yaml"))
+        // The shipped config is all comments: the daemon accepts it as the defaults.
+        #expect(try Daemon.runToEnd(["check-config", "--config", stage + "/etc/jobqueue/jobqueued.yaml"]).status == 0)
+        let uninstall = try shell("cd \(Self.root) && make -s uninstall DESTDIR=\(stage) PREFIX=/usr")
+        #expect(uninstall.status == 0)
+        #expect(!FileManager.default.fileExists(atPath: stage + "/usr/bin/jobqueued"))
+        #expect(FileManager.default.fileExists(atPath: stage + "/etc/jobqueue/jobqueued.yaml"))  // the operator's file stays
+    }
+}
