@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+
+/// Kill -9 torture: the real daemon is killed at random moments while
+/// clients enqueue and workers run; at the end every acknowledged job has
+/// succeeded, none is stuck, and every job that ran twice has its cut
+/// attempt on record. CI runs the short form; `scripts/crash-torture` the
+/// long one (JQ_TORTURE_CYCLES, JQ_TORTURE_JOBS, JQ_TORTURE_SEED).
+@Suite struct CrashTortureTests {
+    struct Seeded: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    static func setting(_ name: String, _ fallback: Int) -> Int {
+        ProcessInfo.processInfo.environment[name].flatMap(Int.init) ?? fallback
+    }
+
+    func integrityCheck(_ database: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = ["-c", "import sqlite3; print(sqlite3.connect('file:\(database)?mode=ro', uri=True).execute('PRAGMA integrity_check').fetchone()[0])"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        while process.isRunning { usleep(2000) }
+        return output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test func killNineCyclesLoseNothing() throws {
+        let cycles = Self.setting("JQ_TORTURE_CYCLES", 5)
+        let jobsPerCycle = Self.setting("JQ_TORTURE_JOBS", 200)
+        let seed = UInt64(Self.setting("JQ_TORTURE_SEED", Int(Date().timeIntervalSince1970) % 100_000))
+        print("crash torture: seed \(seed), \(cycles) cycles, \(jobsPerCycle) jobs per cycle")
+        var random = Seeded(state: seed)
+
+        let d = try Daemon(start: false)
+        let ledger = d.folder + "/ledger"
+        let script = d.folder + "/record.sh"
+        try "#!/bin/sh\necho \"$JOB_ID $JOB_ATTEMPT\" >> \(ledger)\n".write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        try d.writeConfig("workers: 4\nhandlers:\n  record:\n    command: [\"\(script)\"]\n    max_attempts: 1000\n    backoff: { initial: 10ms, max: 100ms, jitter: 0 }\n")
+
+        let acknowledged = Locked<[Int]>([])
+        var kills = 0
+        for cycle in 0..<cycles {
+            try d.start()
+            let socket = d.socket
+            let clients = 3
+            let group = DispatchGroup()
+            for _ in 0..<clients {
+                group.enter()
+                Thread {
+                    defer { group.leave() }
+                    guard let c = try? Client(socket) else { return }
+                    for n in 0..<(jobsPerCycle / clients) {
+                        // Only an answered enqueue counts as acknowledged.
+                        guard let id = try? c.enqueue("record", ["payload": ["cycle": cycle, "n": n]]) else { return }
+                        acknowledged.mutate { $0.append(id) }
+                    }
+                }.start()
+            }
+            if cycle < cycles - 1 {
+                usleep(UInt32.random(in: 20_000...400_000, using: &random))
+                d.crash()
+                kills += 1
+            }
+            group.wait()
+            #expect(try integrityCheck(d.database) == "ok", "cycle \(cycle)")
+        }
+
+        // Drain: the last daemon keeps running until nothing is left to do.
+        let c = try d.client()
+        #expect(eventually(timeout: 120) {
+            let queue = (try? c.call("stats")["queues"] as? [String: [String: Any]])?["default"] ?? [:]
+            return ["scheduled", "queued", "running", "retrying"].allSatisfy { queue[$0] as? Int == 0 }
+        })
+        let ids = acknowledged.value
+        var lost = 0, notSucceeded = 0
+        var interrupted: [Int: Int] = [:]
+        for id in ids {
+            guard let job = try? c.get(id) else { lost += 1; continue }
+            if job["state"] as? String != "succeeded" { notSucceeded += 1 }
+            let errors = job["errors"] as? [[String: Any]] ?? []
+            interrupted[id] = errors.filter { $0["message"] as? String == "daemon stopped during the attempt" }.count
+        }
+        let lines = (try? String(contentsOfFile: ledger, encoding: .utf8))?.split(separator: "\n") ?? []
+        let runs = Dictionary(grouping: lines.compactMap { Int($0.split(separator: " ")[0]) }, by: { $0 }).mapValues(\.count)
+        var duplicates = 0, unexplained = 0
+        for (id, count) in runs where count > 1 {
+            duplicates += count - 1
+            if count - 1 > interrupted[id] ?? 0 { unexplained += 1 }
+        }
+        print("crash torture: \(kills) kills, \(ids.count) acknowledged, \(lost) lost, \(notSucceeded) not succeeded, "
+              + "\(duplicates) duplicate runs (\(unexplained) unexplained)")
+        #expect(lost == 0 && notSucceeded == 0 && unexplained == 0)
+        #expect(ids.allSatisfy { (runs[$0] ?? 0) >= 1 }, "an acknowledged job never ran")
+        #expect(try integrityCheck(d.database) == "ok")
+    }
+}
+
+/// A value shared between threads of a test.
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+
+    init(_ value: Value) { stored = value }
+
+    var value: Value { lock.withLock { stored } }
+
+    func mutate(_ body: (inout Value) -> Void) { lock.withLock { body(&stored) } }
+}
