@@ -54,6 +54,7 @@ import Testing
             try d.start()
             let socket = d.socket
             let clients = 3
+            let before = acknowledged.value.count
             let group = DispatchGroup()
             for _ in 0..<clients {
                 group.enter()
@@ -68,7 +69,9 @@ import Testing
                 }.start()
             }
             if cycle < cycles - 1 {
-                usleep(UInt32.random(in: 20_000...400_000, using: &random))
+                // Kill when a random share (25-90 %) of this cycle's jobs are acknowledged.
+                let target = Int.random(in: (jobsPerCycle / 4)..<(jobsPerCycle * 9 / 10), using: &random)
+                _ = eventually(timeout: 120) { acknowledged.value.count - before >= target }
                 d.crash()
                 kills += 1
             }
