@@ -2,7 +2,7 @@ import Foundation
 
 /// A minimal blocking client for the tests: its own socket code and
 /// Foundation's JSON, independent of the daemon's.
-final class Client {
+final class Client: @unchecked Sendable {  // a test may write on one thread and read on another
     let fd: Int32
     private var buffer: [UInt8] = []
     private var nextID = 0

@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+
+/// Abusive clients over the real socket: the daemon keeps answering `ping`
+/// within a second through all of it.
+@Suite struct AbusiveClientTests {
+    func pingsQuickly(_ d: Daemon) throws -> Bool {
+        let started = Date()
+        let ok = try d.client().call("ping")["protocol"] as? Int == 1
+        return ok && Date().timeIntervalSince(started) < 1
+    }
+
+    @Test func everyParameterWithEveryWrongType() throws {
+        let d = try Daemon()
+        let c = try d.client()
+        let wrong: [Any] = ["text", -1, 1.5, true, NSNull(), [1], ["k": 1], 1e300]
+        let methods: [String: [String: Any]] = [
+            "enqueue": ["handler": "noop", "payload": 1, "queue": "q", "priority": 1, "delay_ms": 1, "max_attempts": 1,
+                        "timeout_ms": 1, "unique_key": "k", "tags": ["t"], "wait_ms": 1],
+            "get": ["id": 1], "wait": ["id": 1, "timeout_ms": 1], "cancel": ["id": 1], "retry": ["id": 1],
+            "list": ["queue": "q", "state": "queued", "handler": "h", "tag": "t", "limit": 1, "after_id": 0],
+            "pause": ["queue": "q"], "resume": ["queue": "q"],
+        ]
+        let before = try c.call("list")["jobs"] as! [Any]
+        var checked = 0
+        for (method, valid) in methods {
+            for (field, good) in valid where field != "payload" {
+                for value in wrong where "\(value)" != "\(good)" && !(good is String && value is String) && !(field == "priority" && value as? Int == -1) {
+                    var params = valid
+                    params[field] = value
+                    let code = try c.errorCode(method, params)
+                    // A wrong type or range is -32602 naming the field; a few values are merely unknown (1001/1003).
+                    #expect(code == -32602 || (code != nil && [1001, 1003].contains(code!)) || (field == "id" && value is Int),
+                            "\(method).\(field) = \(value): \(String(describing: code))")
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked > 100)
+        #expect((try c.call("list")["jobs"] as! [Any]).count == before.count)  // nothing was enqueued
+        #expect(try pingsQuickly(d))
+    }
+
+    @Test func randomBytesAndHugeInputs() throws {
+        let d = try Daemon()
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<50 {
+            let c = try d.client()
+            try? c.sendBytes((0..<Int.random(in: 1...5000, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) } + [10])
+            _ = try? c.readLine()
+        }
+        let deep = try d.client()
+        try deep.send(String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000))
+        #expect(((try deep.readJSON())["error"] as? [String: Any])?["code"] as? Int == -32700)
+        let numbers = try d.client()
+        try numbers.send(#"{"jsonrpc":"2.0","id":1,"method":"get","params":{"id":1e400}}"#)
+        #expect(((try numbers.readJSON())["error"] as? [String: Any])?["code"] as? Int == -32602)
+        #expect(try pingsQuickly(d))
+    }
+
+    @Test func aThousandIdleConnections() throws {
+        let d = try Daemon(config: "limits:\n  max_connections: 1100\n")
+        var idle: [Client] = []
+        for _ in 0..<1000 { idle.append(try d.client()) }
+        #expect(try pingsQuickly(d))
+        #expect(try idle[500].call("ping")["protocol"] as? Int == 1)
+    }
+
+    @Test func tenThousandPipelinedRequestsAllAnswered() throws {
+        let d = try Daemon()
+        let c = try d.client()
+        let count = 10_000
+        let writer = Thread {
+            for n in 0..<count { try? c.send(#"{"jsonrpc":"2.0","id":\#(n),"method":"ping"}"#) }
+        }
+        writer.start()
+        var seen = Set<Int>()
+        for _ in 0..<count {
+            guard let answer = try? c.readJSON(), let id = answer["id"] as? Int else { break }
+            seen.insert(id)
+        }
+        #expect(seen.count == count)
+        #expect(try pingsQuickly(d))
+    }
+}
