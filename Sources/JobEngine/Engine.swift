@@ -175,6 +175,7 @@ public final class Engine: @unchecked Sendable {
         lock.unlock()
         logger.debug("job started", metadata: ["job": "\(job.id)", "handler": "\(job.handler)", "attempt": "\(job.attempts)"])
 
+        Failpoint.afterClaim.hit()
         let task = Task { [self] in
             let outcome: AttemptOutcome
             if let handler {
@@ -190,6 +191,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     private func finish(_ job: Job, _ outcome: AttemptOutcome) async {
+        Failpoint.afterHandler.hit()
         // The handler is done, so its slot is free now: the claim that fills
         // it can share a transaction with this job's completion.
         let (abandoned, delay) = lock.withLock {

@@ -130,6 +130,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             batch.forEach { $0.fail(error) }
             return
         }
+        if transaction.enqueued > 0 { Failpoint.afterCommit.hit() }
         batch.forEach { $0.answer() }
     }
 

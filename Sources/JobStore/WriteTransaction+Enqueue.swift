@@ -3,6 +3,7 @@ import JobCore
 extension WriteTransaction {
     /// Inserts `job`, or answers with the unfinished job holding its `unique_key`.
     func enqueue(_ job: NewJob) throws(StoreError) -> EnqueueOutcome {
+        Failpoint.afterBegin.hit()  // inside the transaction, before any statement of the enqueue
         if let key = job.uniqueKey, let holder = try activeJob(uniqueKey: key) {
             return EnqueueOutcome(id: holder.id, state: holder.state, duplicate: true)
         }
@@ -15,6 +16,8 @@ extension WriteTransaction {
             .int(now.rawValue), .int(job.runAt(createdAt: now).rawValue),
         ])
         let id = connection.lastInsertRowID
+        enqueued += 1
+        Failpoint.afterInsert.hit()
         counts.add(job.queue, state, +1)
         for tag in Set(job.tags) {
             try connection.run("enqueue", "INSERT INTO job_tags (job_id, tag) VALUES (?, ?)", [.int(id), .text(tag)])

@@ -12,6 +12,8 @@ final class WriteTransaction {
     /// Never decremented when a request rolls back, so it can only err
     /// towards refusing (and only within this transaction).
     private var activeJobs: Int?
+    /// Jobs this transaction inserted (for the failpoints).
+    var enqueued = 0
     /// The state changes to apply to `job_counts` before COMMIT.
     var counts = JobCounts()
 
