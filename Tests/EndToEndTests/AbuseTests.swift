@@ -49,6 +49,9 @@ import Testing
         #expect(try other.call("ping")["protocol"] as? Int == 1)
         #expect(Date().timeIntervalSince(started) < 2)
         #expect(sent < 200_000, "the socket never filled: the daemon kept reading a client that does not read")
+        let status = try String(contentsOfFile: "/proc/\(d.process!.processIdentifier)/status", encoding: .utf8)
+        let rssKiB = Int(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }!.split(separator: " ")[1])!
+        #expect(rssKiB < 64 * 1024, "RSS \(rssKiB) KiB with a client that never reads")
     }
 
     @Test func idleConnectionsAreClosedButAWaitIsNotIdle() throws {

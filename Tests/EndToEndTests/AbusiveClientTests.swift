@@ -66,6 +66,42 @@ import Testing
         #expect(try idle[500].call("ping")["protocol"] as? Int == 1)
     }
 
+    @Test func aSlowlorisClientHoldsNothingUp() throws {
+        let d = try Daemon()
+        let slow = try d.client()
+        let line = Array(#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#.utf8)
+        for byte in line.prefix(20) {  // one byte per 100 ms, for 2 s
+            try slow.sendBytes([byte])
+            #expect(try pingsQuickly(d))
+            usleep(100_000)
+        }
+        try slow.sendBytes(Array(line.dropFirst(20)) + [10])
+        #expect(((try slow.readJSON())["result"] as? [String: Any])?["protocol"] as? Int == 1)
+    }
+
+    @Test func theDaemonListensOnItsUnixSocketOnly() throws {
+        let d = try Daemon()
+        let pid = d.process!.processIdentifier
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+        let inodes = Set(fds.compactMap { fd -> String? in
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)"),
+                  target.hasPrefix("socket:[") else { return nil }
+            return String(target.dropFirst(8).dropLast())
+        })
+        #expect(!inodes.isEmpty)
+        for table in ["/proc/net/tcp", "/proc/net/tcp6", "/proc/net/udp", "/proc/net/udp6"] {
+            let rows = ((try? String(contentsOfFile: table, encoding: .utf8)) ?? "").split(separator: "\n").dropFirst()
+            let ours = rows.filter { row in inodes.contains(String(row.split(separator: " ", omittingEmptySubsequences: true)[9])) }
+            #expect(ours.isEmpty, "\(table): \(ours)")
+        }
+        let unix = ((try? String(contentsOfFile: "/proc/net/unix", encoding: .utf8)) ?? "").split(separator: "\n").dropFirst()
+        let listening = unix.filter { row in
+            let fields = row.split(separator: " ", omittingEmptySubsequences: true)
+            return fields.count >= 8 && inodes.contains(String(fields[6])) && fields[3] == "00010000"  // __SO_ACCEPTCON
+        }
+        #expect(listening.count == 1 && listening.first?.hasSuffix(d.socket) == true, "\(listening)")
+    }
+
     @Test func tenThousandPipelinedRequestsAllAnswered() throws {
         let d = try Daemon()
         let c = try d.client()

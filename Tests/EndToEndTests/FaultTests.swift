@@ -50,6 +50,25 @@ import Testing
         for id in acknowledged { #expect(try c.wait(id)["state"] as? String == "succeeded") }
     }
 
+    @Test func anOutsideWriteLockDelaysEnqueuesButLosesNone() throws {
+        let d = try Daemon()
+        let locker = Process()
+        locker.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        locker.arguments = ["-c", "import sqlite3, time; c = sqlite3.connect('\(d.database)', isolation_level=None); "
+                            + "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(3); c.execute('COMMIT')"]
+        let out = Pipe()
+        locker.standardOutput = out
+        try locker.run()
+        _ = out.fileHandleForReading.availableData  // "locked"
+        let started = Date()
+        let c = try d.client()
+        let ids = try (0..<20).map { _ in try c.enqueue("noop") }  // each waits for the lock, none fails
+        #expect(Date().timeIntervalSince(started) > 2)
+        #expect(try c.call("get", ["id": 1])["id"] as? Int == 1)
+        for id in ids { #expect(try c.wait(id)["state"] as? String == "succeeded") }
+        while locker.isRunning { usleep(10_000) }
+    }
+
     @Test func aCorruptDatabaseIsRefusedWithAClearMessage() throws {
         let d = try Daemon(start: false)
         try Data(repeating: 0x42, count: 8192).write(to: URL(fileURLWithPath: d.database))

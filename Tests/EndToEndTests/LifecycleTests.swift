@@ -143,8 +143,8 @@ import Testing
             import socket, json
             s = socket.socket(socket.AF_UNIX); s.connect("\(d.socket)")
             f = s.makefile("rw")
-            for m in ["ping", "stats"]:
-                f.write(json.dumps({"jsonrpc": "2.0", "id": m, "method": m}) + "\\n"); f.flush()
+            for m, p in [("ping", {}), ("stats", {}), ("enqueue", {"handler": "noop"}), ("pause", {"queue": "default"})]:
+                f.write(json.dumps({"jsonrpc": "2.0", "id": m, "method": m, "params": p}) + "\\n"); f.flush()
                 r = json.loads(f.readline())
                 print(m, r.get("error", {}).get("code", "ok"))
             """
@@ -156,7 +156,10 @@ import Testing
         try process.run()
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        #expect(output.contains("ping ok") && output.contains("stats 1004"), "\(output)")
+        #expect(output.contains("ping ok") && output.contains("stats 1004") && output.contains("enqueue 1004") && output.contains("pause 1004"), "\(output)")
+        // A denied request changed nothing.
+        #expect((try d.client().call("list")["jobs"] as! [Any]).isEmpty)
+        #expect((try d.client().call("stats")["queues"] as! [String: [String: Any]])["default"]?["paused"] as? Bool == false)
         #expect(try d.client().call("stats")["version"] != nil)  // root (the daemon's own uid) is always allowed
     }
 }
