@@ -68,7 +68,7 @@ public struct RPCService: Sendable {
         do throws(RPCError) {
             if method.isNewWork && engine.isStopping {
                 // Params first: an invalid request is -32602 even now.
-                _ = try await Self.checkOnly(method, request.params)
+                try Self.checkParams(of: method, request.params)
                 throw RPCError.shuttingDown
             }
             return .success(try await method.run(request.params, context))
@@ -81,13 +81,12 @@ public struct RPCService: Sendable {
     }
 
     /// Parses a new-work method's params without doing the work.
-    private static func checkOnly(_ method: any RPCMethod.Type, _ params: JSONValue?) async throws(RPCError) -> Bool {
+    private static func checkParams(of method: any RPCMethod.Type, _ params: JSONValue?) throws(RPCError) {
         switch method.name {
         case EnqueueMethod.name: _ = try EnqueueParams(params)
         case EnqueueBatchMethod.name: _ = try EnqueueBatchParams(params)
         default: _ = try JobIDParams(params)
         }
-        return true
     }
 
     /// The answer to a line over `max_message_bytes`.

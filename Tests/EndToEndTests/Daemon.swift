@@ -134,3 +134,17 @@ func eventually(timeout: TimeInterval = 10, _ condition: () throws -> Bool) reth
     }
     return try condition()
 }
+
+/// Another process (Python's sqlite3) holding `database`'s write lock for
+/// `seconds`; returns once the lock is held. The process ends by itself.
+func holdWriteLock(_ database: String, seconds: Double) throws -> Process {
+    let locker = Process()
+    locker.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+    locker.arguments = ["-c", "import sqlite3, time; c = sqlite3.connect('\(database)', isolation_level=None); "
+                        + "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(\(seconds)); c.execute('COMMIT')"]
+    let out = Pipe()
+    locker.standardOutput = out
+    try locker.run()
+    _ = out.fileHandleForReading.availableData  // "locked"
+    return locker
+}

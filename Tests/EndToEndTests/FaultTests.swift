@@ -52,14 +52,7 @@ import Testing
 
     @Test func anOutsideWriteLockDelaysEnqueuesButLosesNone() throws {
         let d = try Daemon()
-        let locker = Process()
-        locker.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        locker.arguments = ["-c", "import sqlite3, time; c = sqlite3.connect('\(d.database)', isolation_level=None); "
-                            + "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(3); c.execute('COMMIT')"]
-        let out = Pipe()
-        locker.standardOutput = out
-        try locker.run()
-        _ = out.fileHandleForReading.availableData  // "locked"
+        let locker = try holdWriteLock(d.database, seconds: 3)
         let started = Date()
         let c = try d.client()
         let ids = try (0..<20).map { _ in try c.enqueue("noop") }  // each waits for the lock, none fails

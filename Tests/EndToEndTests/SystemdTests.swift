@@ -128,14 +128,7 @@ import Testing
         defer { kill(process.processIdentifier, SIGKILL) }
         #expect(notify.next()?.text.contains("READY=1") == true)
         // Another process holds the database's write lock for 1.5 s: the writer cannot commit.
-        let locker = Process()
-        locker.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        locker.arguments = ["-c", "import sqlite3, time; c = sqlite3.connect('\(d.database)', isolation_level=None); "
-                            + "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(1.5); c.execute('COMMIT')"]
-        let out = Pipe()
-        locker.standardOutput = out
-        try locker.run()
-        _ = out.fileHandleForReading.availableData  // "locked"
+        let locker = try holdWriteLock(d.database, seconds: 1.5)
         let lockedAt = Date()
         var pingsWhileLocked: [Date] = []
         while Date().timeIntervalSince(lockedAt) < 1.3, let message = notify.next(timeout: 0.2) {
