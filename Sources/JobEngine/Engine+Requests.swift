@@ -3,11 +3,28 @@ import JobStore
 
 /// What clients ask of the engine through the server.
 extension Engine {
-    /// Stores a job and wakes the dispatcher.
+    /// Stores a job. When a worker is free, the same transaction claims the
+    /// next ready jobs (most often this one), which saves a commit before it
+    /// starts; otherwise the dispatcher is woken.
     public func enqueue(_ job: NewJob) async throws(StoreError) -> EnqueueOutcome {
-        let outcome = try await store.enqueue(job)
-        if !outcome.duplicate { wake() }
-        return outcome
+        guard job.initialState(createdAt: clock()) == .queued, let request = beginClaim() else {
+            let outcome = try await store.enqueue(job)
+            if !outcome.duplicate { wake() }
+            return outcome
+        }
+        do {
+            let result = try await store.enqueueAndClaim(job, request)
+            for claimed in result.claimed { launch(claimed) }
+            // The claim took what the free slots allowed: a dispatcher pass
+            // now would find nothing more, unless it was turned away while
+            // this claim ran.
+            if endClaim() { wake() }
+            return result.outcome
+        } catch {
+            _ = endClaim()
+            wake()
+            throw error
+        }
     }
 
     public func enqueueBatch(_ jobs: [NewJob]) async throws(StoreError) -> BatchEnqueueOutcome {

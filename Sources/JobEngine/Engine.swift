@@ -22,6 +22,11 @@ public final class Engine: @unchecked Sendable {
     var waiters: [JobID: [UInt64: Waiter]] = [:]
     var nextWaiterToken: UInt64 = 0
     private var stopping = false
+    /// One claim at a time (the dispatcher's or an enqueue's), so that two
+    /// claims never count the same free slot.
+    private var claimInFlight = false
+    /// The dispatcher found a claim under way and did not claim.
+    private var dispatcherTurnedAway = false
     private var timer: (due: Timestamp, task: Task<Void, Never>)?
     private var random = SystemRandomNumberGenerator()
 
@@ -103,11 +108,13 @@ public final class Engine: @unchecked Sendable {
     // MARK: - Dispatch
 
     private func dispatch() async {
-        if let request = claimRequest() {
+        if let request = beginClaim(byDispatcher: true) {
             do {
                 let jobs = try await store.claim(request)
                 for job in jobs { launch(job) }
+                _ = endClaim()
             } catch {
+                _ = endClaim()
                 logger.error("cannot claim jobs", metadata: ["error": "\(error)"])
                 scheduleWake(at: clock().adding(milliseconds: 1000))
                 return
@@ -116,12 +123,20 @@ public final class Engine: @unchecked Sendable {
         await scheduleTimer()
     }
 
-    /// What the free slots allow, or nil when none is free.
-    private func claimRequest() -> ClaimRequest? {
+    /// What the free slots allow, or nil when none is free or another claim
+    /// is under way (whoever holds it wakes the dispatcher when done). A
+    /// non-nil answer must be followed by `endClaim()` once the claimed jobs
+    /// are launched.
+    func beginClaim(byDispatcher: Bool = false) -> ClaimRequest? {
         lock.lock()
         defer { lock.unlock() }
         let free = currentConfig.workers - busyTotal
         guard free > 0, !stopping else { return nil }
+        guard !claimInFlight else {
+            if byDispatcher { dispatcherTurnedAway = true }
+            return nil
+        }
+        claimInFlight = true
         var slots: [String: Int] = [:]
         for (queue, settings) in currentConfig.queues { slots[queue] = settings.concurrency - (busyPerQueue[queue] ?? 0) }
         for (queue, busy) in busyPerQueue where slots[queue] == nil {
@@ -162,9 +177,19 @@ public final class Engine: @unchecked Sendable {
         timer = (due, task)
     }
 
+    /// Ends a claim; true when the dispatcher was turned away meanwhile
+    /// and must be woken.
+    func endClaim() -> Bool {
+        lock.withLock {
+            claimInFlight = false
+            defer { dispatcherTurnedAway = false }
+            return dispatcherTurnedAway
+        }
+    }
+
     // MARK: - Running jobs
 
-    private func launch(_ job: Job) {
+    func launch(_ job: Job) {
         let handle = CommandHandle()
         lock.lock()
         busyTotal += 1

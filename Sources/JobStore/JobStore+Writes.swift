@@ -8,6 +8,14 @@ extension JobStore {
         try await perform(writesOneStatement: job.tags.isEmpty) { tx throws(StoreError) in try tx.enqueue(job) }
     }
 
+    /// Stores a job and, in the same transaction, claims like `claim(_:)`.
+    public func enqueueAndClaim(_ job: NewJob, _ request: ClaimRequest) async throws(StoreError) -> EnqueueAndClaim {
+        try await perform { tx throws(StoreError) in
+            let outcome = try tx.enqueue(job)
+            return EnqueueAndClaim(outcome: outcome, claimed: try tx.claim(request))
+        }
+    }
+
     /// Stores every job, or none of them when one fails.
     public func enqueueBatch(_ jobs: [NewJob]) async throws(StoreError) -> BatchEnqueueOutcome {
         try await perform { tx throws(StoreError) in try tx.enqueueBatch(jobs) }

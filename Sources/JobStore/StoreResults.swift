@@ -8,6 +8,13 @@ public struct EnqueueOutcome: Hashable, Sendable {
     public var duplicate: Bool
 }
 
+/// The answer to `enqueueAndClaim`.
+public struct EnqueueAndClaim: Hashable, Sendable {
+    public var outcome: EnqueueOutcome
+    /// The jobs claimed (now `running` under this run's lease).
+    public var claimed: [Job]
+}
+
 /// The answer to `enqueueBatch`, in the order of the jobs given.
 public struct BatchEnqueueOutcome: Hashable, Sendable {
     public var ids: [JobID]
