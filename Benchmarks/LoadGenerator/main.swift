@@ -69,7 +69,13 @@ final class DaemonUnderTest {
     func stop() {
         guard let p = process, p.isRunning else { return }
         kill(p.processIdentifier, SIGTERM)
-        while p.isRunning { usleep(5000) }
+        let deadline = now() + 30_000_000_000
+        while p.isRunning && now() < deadline { usleep(5000) }
+        if p.isRunning {
+            FileHandle.standardError.write(Data("load generator: the daemon ignored SIGTERM for 30 s\n".utf8))
+            kill(p.processIdentifier, SIGKILL)
+            exit(1)
+        }
     }
 
     var rssMiB: Double {

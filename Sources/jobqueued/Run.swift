@@ -28,6 +28,9 @@ struct Run: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // First of all: a SIGTERM that comes while we start must wait in the
+        // stream, not be lost (or kill us after the socket answers).
+        let signals = SignalWatcher()
         let logger = makeLogger(level: logLevel)
         var config = try paths.loadConfig()
         if let workers { config.workers = workers }
@@ -64,7 +67,6 @@ struct Run: AsyncParsableCommand {
             Task { await feedWatchdog(store: store, engine: engine, systemd: systemd, logger: logger) },
         ]
 
-        let signals = SignalWatcher()
         for await signal in signals.events {
             switch signal {
             case .reload:

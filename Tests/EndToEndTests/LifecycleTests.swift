@@ -50,6 +50,17 @@ import Testing
         #expect(try d.client().get(id)["state"] as? String == "succeeded")
     }
 
+    @Test func aSIGTERMRightAfterTheFirstAnswerStopsTheDaemon() throws {
+        // Regression: the signal watcher was installed after the socket
+        // answered, and a SIGTERM in between could be lost.
+        let d = try Daemon(start: false)
+        for _ in 0..<5 {
+            try d.start()
+            d.signal(SIGTERM)
+            #expect(d.waitForExit(timeout: 10) == 0)
+        }
+    }
+
     @Test func jobsStillRunningAfterTheGraceAreRetriedOnTheNextStart() throws {
         let d = try Daemon(config: "shutdown_grace: 200ms\n")
         let c = try d.client()
