@@ -1,7 +1,7 @@
 // The load generator: runs the workloads of issues #3 and #7 against the
 // real daemon (a release build), speaking the socket protocol like any client.
 //
-//   LoadGenerator --daemon .build/release/jobqueued [--quick]
+//   LoadGenerator --daemon .build/release/jobqueued [--quick] [--runs N] [--floor FILE] [--no-scale]
 //
 // --quick is CI's short form: every workload runs small and is checked; no
 // timing is asserted anywhere.
@@ -16,6 +16,7 @@ guard let daemonIndex = arguments.firstIndex(of: "--daemon") else {
     exit(64)
 }
 let daemonPath = arguments[daemonIndex + 1]
+nonisolated(unsafe) var skipScale = false
 let payload = #"{"path":"/srv/images/2026/11/29/a-photo-of-a-cat.png","size":256,"format":"webp","q":80}"#
 
 func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
@@ -96,117 +97,157 @@ func count(_ client: SocketClient, _ state: String) throws -> Int {
     return Int(stats.member("queues")?.member("default")?.member(state)?.integer ?? 0)
 }
 
-var rows: [(String, String, String)] = []
-let daemon = try DaemonUnderTest()
-try daemon.start()
-let client = try SocketClient(path: daemon.socket)
+/// One figure of one run; `value` is what the median is taken of.
+struct Figure {
+    var name: String
+    var value: Double
+    var unit: String
+    var note: String
+}
 
-// W1: one client, sequential enqueues.
-do {
-    let n = quick ? 200 : 5000
-    var latencies: [Double] = []
-    let t0 = now()
-    for _ in 0..<n {
-        let t = now()
-        _ = try client.call("enqueue", #"{"handler":"noop","payload":\#(payload)}"#)
-        latencies.append(Double(now() - t) / 1e3)
+/// Every workload once, against a fresh daemon.
+func runWorkloads() throws -> [Figure] {
+    var figures: [Figure] = []
+    let daemon = try DaemonUnderTest()
+    defer { daemon.stop() }  // a global's deinit never runs at exit: stop explicitly
+    try daemon.start()
+    let client = try SocketClient(path: daemon.socket)
+
+    // W1: one client, sequential enqueues.
+    do {
+        let n = quick ? 200 : 5000
+        var latencies: [Double] = []
+        let t0 = now()
+        for _ in 0..<n {
+            let t = now()
+            _ = try client.call("enqueue", #"{"handler":"noop","payload":\#(payload)}"#)
+            latencies.append(Double(now() - t) / 1e3)
+        }
+        figures.append(Figure(name: "W1 enqueue, 1 client", value: Double(n) / (Double(now() - t0) / 1e9), unit: "/s", note: ""))
+        figures.append(Figure(name: "W1 p50", value: percentile(latencies, 0.5), unit: "µs", note: ""))
+        figures.append(Figure(name: "W1 p99", value: percentile(latencies, 0.99), unit: "µs", note: ""))
     }
-    let rate = Double(n) / (Double(now() - t0) / 1e9)
-    rows.append(("W1 enqueue, 1 client", String(format: "%.0f /s", rate),
-                 String(format: "p50 %.0f µs, p99 %.0f µs", percentile(latencies, 0.5), percentile(latencies, 0.99))))
-}
 
-// W2: 16 clients at once.
-do {
-    let clients = 16
-    let total = quick ? 1600 : 50_000
-    let group = DispatchGroup()
-    let socketPath = daemon.socket
-    let t0 = now()
-    for _ in 0..<clients {
-        group.enter()
-        Thread {
-            defer { group.leave() }
-            guard let c = try? SocketClient(path: socketPath) else { return }
-            for _ in 0..<(total / clients) { _ = try? c.call("enqueue", #"{"handler":"noop","payload":\#(payload)}"#) }
-        }.start()
+    // W2: 16 clients at once.
+    do {
+        let clients = 16
+        let total = quick ? 1600 : 50_000
+        let group = DispatchGroup()
+        let socketPath = daemon.socket
+        let t0 = now()
+        for _ in 0..<clients {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                guard let c = try? SocketClient(path: socketPath) else { return }
+                for _ in 0..<(total / clients) { _ = try? c.call("enqueue", #"{"handler":"noop","payload":\#(payload)}"#) }
+            }.start()
+        }
+        group.wait()
+        figures.append(Figure(name: "W2 enqueue, 16 clients", value: Double(total) / (Double(now() - t0) / 1e9), unit: "/s",
+                              note: "\(total) jobs"))
     }
-    group.wait()
-    let rate = Double(total) / (Double(now() - t0) / 1e9)
-    rows.append(("W2 enqueue, 16 clients", String(format: "%.0f /s", rate), "\(total) jobs"))
-}
 
-// Let W1/W2's jobs finish before the drain.
-while try count(client, "queued") + count(client, "running") > 0 { usleep(10_000) }
+    // Let W1/W2's jobs finish before the drain.
+    while try count(client, "queued") + count(client, "running") > 0 { usleep(10_000) }
 
-// enqueue_batch of 1,000, and W3: drain 50k pre-enqueued noop jobs with 4 workers.
-do {
-    let total = quick ? 2000 : 50_000
-    _ = try client.call("pause", #"{"queue":"default"}"#)
-    let batch = "{\"jobs\":[" + Array(repeating: #"{"handler":"noop","payload":\#(payload)}"#, count: 1000).joined(separator: ",") + "]}"
-    var rates: [Double] = []
-    for _ in 0..<(total / 1000) {
-        let t = now()
-        let ids = try client.call("enqueue_batch", batch).member("ids")?.elements?.count
-        check(ids == 1000, "batch of 1000")
-        rates.append(1000 / (Double(now() - t) / 1e9))
+    // enqueue_batch of 1,000, and W3: drain pre-enqueued noop jobs with 4 workers.
+    do {
+        let total = quick ? 2000 : 50_000
+        _ = try client.call("pause", #"{"queue":"default"}"#)
+        let batch = "{\"jobs\":[" + Array(repeating: #"{"handler":"noop","payload":\#(payload)}"#, count: 1000).joined(separator: ",") + "]}"
+        var rates: [Double] = []
+        for _ in 0..<(total / 1000) {
+            let t = now()
+            let ids = try client.call("enqueue_batch", batch).member("ids")?.elements?.count
+            check(ids == 1000, "batch of 1000")
+            rates.append(1000 / (Double(now() - t) / 1e9))
+        }
+        figures.append(Figure(name: "enqueue_batch of 1,000", value: percentile(rates, 0.5), unit: "jobs/s", note: ""))
+        let before = try count(client, "succeeded")
+        let t0 = now()
+        _ = try client.call("resume", #"{"queue":"default"}"#)
+        while try count(client, "succeeded") < before + total { usleep(2000) }
+        figures.append(Figure(name: "W3 drain no-op jobs, 4 workers", value: Double(total) / (Double(now() - t0) / 1e9),
+                              unit: "jobs/s", note: "\(total) jobs"))
     }
-    rows.append(("enqueue_batch of 1,000", String(format: "%.0f jobs/s", percentile(rates, 0.5)), "median of \(rates.count)"))
 
-    let before = try count(client, "succeeded")
-    let t0 = now()
-    _ = try client.call("resume", #"{"queue":"default"}"#)
-    while try count(client, "succeeded") < before + total { usleep(2000) }
-    let rate = Double(total) / (Double(now() - t0) / 1e9)
-    rows.append(("W3 drain no-op jobs, 4 workers", String(format: "%.0f jobs/s", rate), "\(total) jobs"))
-}
-
-// W4: submit-and-wait, sequential.
-do {
-    let n = quick ? 100 : 2000
-    var latencies: [Double] = []
-    for _ in 0..<n {
-        let t = now()
-        let job = try client.call("enqueue", #"{"handler":"noop","payload":\#(payload),"wait_ms":10000}"#)
-        latencies.append(Double(now() - t) / 1e3)
-        check(job.member("state")?.string == "succeeded", "submit-and-wait succeeded")
+    // W4: submit-and-wait, sequential.
+    do {
+        let n = quick ? 100 : 2000
+        var latencies: [Double] = []
+        for _ in 0..<n {
+            let t = now()
+            let job = try client.call("enqueue", #"{"handler":"noop","payload":\#(payload),"wait_ms":10000}"#)
+            latencies.append(Double(now() - t) / 1e3)
+            check(job.member("state")?.string == "succeeded", "submit-and-wait succeeded")
+        }
+        figures.append(Figure(name: "W4 submit-and-wait p50", value: percentile(latencies, 0.5), unit: "µs", note: ""))
+        figures.append(Figure(name: "W4 submit-and-wait p99", value: percentile(latencies, 0.99), unit: "µs", note: ""))
     }
-    rows.append(("W4 submit-and-wait (noop)", String(format: "p50 %.0f µs", percentile(latencies, 0.5)),
-                 String(format: "p99 %.0f µs", percentile(latencies, 0.99))))
+
+    // W5: exec of /bin/true, 4 workers.
+    do {
+        let n = quick ? 50 : 500
+        _ = try client.call("pause", #"{"queue":"default"}"#)
+        let batch = "{\"jobs\":[" + Array(repeating: #"{"handler":"exec","payload":{"argv":["/bin/true"]}}"#, count: n).joined(separator: ",") + "]}"
+        _ = try client.call("enqueue_batch", batch)
+        let before = try count(client, "succeeded")
+        let t0 = now()
+        _ = try client.call("resume", #"{"queue":"default"}"#)
+        while try count(client, "succeeded") < before + n { usleep(2000) }
+        figures.append(Figure(name: "W5 exec /bin/true, 4 workers", value: Double(n) / (Double(now() - t0) / 1e9), unit: "jobs/s",
+                              note: "\(n) jobs"))
+        check(try count(client, "failed") == 0, "exec jobs succeeded")
+    }
+
+    // Scale: RSS with many queued jobs, then start-up time with them.
+    if !skipScale {
+        let total = quick ? 20_000 : 1_000_000
+        _ = try client.call("pause", #"{"queue":"default"}"#)
+        let batch = "{\"jobs\":[" + Array(repeating: #"{"handler":"noop","payload":\#(payload)}"#, count: 5000).joined(separator: ",") + "]}"
+        for _ in 0..<(total / 5000) { _ = try client.call("enqueue_batch", batch) }
+        check(try count(client, "queued") == total, "queued jobs")
+        figures.append(Figure(name: "RSS with \(total) queued jobs", value: daemon.rssMiB, unit: "MiB", note: "VmRSS"))
+        daemon.stop()
+        figures.append(Figure(name: "start-up to ping, \(total) jobs", value: try daemon.start() * 1000, unit: "ms", note: ""))
+    }
+    return figures
 }
 
-// W5: exec of /bin/true, 4 workers.
-do {
-    let n = quick ? 50 : 500
-    _ = try client.call("pause", #"{"queue":"default"}"#)
-    let batch = "{\"jobs\":[" + Array(repeating: #"{"handler":"exec","payload":{"argv":["/bin/true"]}}"#, count: n).joined(separator: ",") + "]}"
-    _ = try client.call("enqueue_batch", batch)
-    let before = try count(client, "succeeded")
-    let t0 = now()
-    _ = try client.call("resume", #"{"queue":"default"}"#)
-    while try count(client, "succeeded") < before + n { usleep(2000) }
-    rows.append(("W5 exec /bin/true, 4 workers", String(format: "%.0f jobs/s", Double(n) / (Double(now() - t0) / 1e9)), "\(n) jobs"))
-    check(try count(client, "failed") == 0, "exec jobs succeeded")
+/// The C floor's figures (Benchmarks/sqlite-floor), when given with --floor FILE.
+let floor: [String: Double] = arguments.firstIndex(of: "--floor").flatMap { index -> [String: Double]? in
+    guard let text = try? String(contentsOfFile: arguments[index + 1], encoding: .utf8) else { return nil }
+    var values: [String: Double] = [:]
+    for line in text.split(separator: "\n") {
+        let parts = line.split(separator: " ")
+        if parts.count == 2, let v = Double(parts[1]) { values[String(parts[0])] = v }
+    }
+    return values
+} ?? [:]
+let ratios: [String: String] = ["W1 enqueue, 1 client": "floor_single_commits_per_s", "enqueue_batch of 1,000": "floor_rows_per_s_at_100",
+                                "W3 drain no-op jobs, 4 workers": "floor_claim_complete_per_s_at_100"]
+
+let runCount = quick ? 1 : (arguments.firstIndex(of: "--runs").flatMap { Int(arguments[$0 + 1]) } ?? 3)
+var all: [[Figure]] = []
+for run in 0..<runCount {
+    // The scale case (1M jobs) once: it measures size, not speed.
+    skipScale = run > 0 || arguments.contains("--no-scale")
+    all.append(try runWorkloads())
 }
 
-// Scale: RSS with many queued jobs, then start-up time with them.
-do {
-    let total = quick ? 20_000 : 1_000_000
-    _ = try client.call("pause", #"{"queue":"default"}"#)
-    let batch = "{\"jobs\":[" + Array(repeating: #"{"handler":"noop","payload":\#(payload)}"#, count: 5000).joined(separator: ",") + "]}"
-    for _ in 0..<(total / 5000) { _ = try client.call("enqueue_batch", batch) }
-    check(try count(client, "queued") == total, "queued jobs")
-    rows.append(("RSS with \(total) queued jobs", String(format: "%.1f MiB", daemon.rssMiB), "VmRSS of jobqueued"))
-    daemon.stop()
-    let startup = try daemon.start()
-    rows.append(("start-up to ping with \(total) jobs", String(format: "%.0f ms", startup * 1000), "process start to first answer"))
-}
-
-daemon.stop()  // a global's deinit never runs at exit
-try? FileManager.default.removeItem(atPath: daemon.folder)
-
-print("jobqueue load generator (\(quick ? "quick, " : "")durability full, workers 4)")
-let width = rows.map(\.0.count).max() ?? 0
-for (name, value, note) in rows {
-    print(name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value.padding(toLength: 14, withPad: " ", startingAt: 0) + "  " + note)
+print("jobqueue load generator (\(quick ? "quick, " : "")durability full, workers 4, median of \(runCount) run\(runCount == 1 ? "" : "s"))")
+let names = all[0].map(\.name)
+let width = names.map(\.count).max() ?? 0
+for name in names {
+    let values = all.compactMap { run in run.first { $0.name == name }?.value }
+    let figure = all[0].first { $0.name == name }!
+    let median = percentile(values, 0.5)
+    var note = figure.note
+    if let key = ratios[name], let floorValue = floor[key] {
+        note += (note.isEmpty ? "" : "; ") + String(format: "%.2f× the C floor (%.0f)", median / floorValue, floorValue)
+    }
+    if values.count > 1 { note += (note.isEmpty ? "" : "; ") + "runs: " + values.map { String(format: "%.0f", $0) }.joined(separator: ", ") }
+    print(name.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
+          + String(format: "%.0f %@", median, figure.unit).padding(toLength: 16, withPad: " ", startingAt: 0) + "  " + note)
 }
