@@ -23,15 +23,8 @@ import Testing
     }
 
     func integrityCheck(_ database: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = ["-c", "import sqlite3; print(sqlite3.connect('file:\(database)?mode=ro', uri=True).execute('PRAGMA integrity_check').fetchone()[0])"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        while process.isRunning { usleep(2000) }
-        return output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let check = "import sqlite3; print(sqlite3.connect('file:\(database)?mode=ro', uri=True).execute('PRAGMA integrity_check').fetchone()[0])"
+        return try runToEnd("/usr/bin/python3", ["-c", check]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     @Test func killNineCyclesLoseNothing() throws {

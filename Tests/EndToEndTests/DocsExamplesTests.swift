@@ -16,16 +16,9 @@ import Testing
         let socat = try #require(["/usr/bin/socat", "/bin/socat"].first { FileManager.default.isExecutableFile(atPath: $0) },
                                  "socat is needed (.ci/run installs it)")
         let d = try Daemon()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
         // The line of docs/protocol.md, with the socket path of this daemon.
-        process.arguments = ["-c", #"echo '{"jsonrpc":"2.0","id":1,"method":"enqueue","params":{"handler":"echo","payload":"hi","wait_ms":5000}}' | \#(socat) - UNIX-CONNECT:"$JOBQUEUE_SOCKET""#]
-        process.environment = ["JOBQUEUE_SOCKET": d.socket, "PATH": "/usr/bin:/bin"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        while process.isRunning { usleep(2000) }
+        let output = try shell(#"echo '{"jsonrpc":"2.0","id":1,"method":"enqueue","params":{"handler":"echo","payload":"hi","wait_ms":5000}}' | \#(socat) - UNIX-CONNECT:"$JOBQUEUE_SOCKET""#,
+                               environment: ["JOBQUEUE_SOCKET": d.socket, "PATH": "/usr/bin:/bin"]).stdout
         #expect(output.contains(#""state":"succeeded""#) && output.contains(#""result":"hi""#), "\(output)")
     }
 }

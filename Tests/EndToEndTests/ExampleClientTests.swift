@@ -7,17 +7,9 @@ import Testing
         .deletingLastPathComponent().appendingPathComponent("examples/jobqueue_client.py").path
 
     func run(_ arguments: [String], socket: String) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Self.example] + arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(["JOBQUEUE_SOCKET": socket]) { $1 }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        let run = try runToEnd("/usr/bin/env", ["python3", Self.example] + arguments,
+                               environment: ProcessInfo.processInfo.environment.merging(["JOBQUEUE_SOCKET": socket]) { $1 })
+        return (run.status, run.output)
     }
 
     @Test func enqueueAndWaitFromPython() throws {

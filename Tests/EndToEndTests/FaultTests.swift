@@ -4,12 +4,7 @@ import Testing
 /// Storage faults against the real daemon: a full disk and a corrupt file.
 @Suite struct FaultTests {
     func shell(_ command: String) -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        try? process.run()
-        while process.isRunning { usleep(2000) }
-        return process.terminationStatus
+        (try? EndToEndTests.shell(command).status) ?? -1
     }
 
     @Test func aFullDiskFailsWritesClearlyKeepsReadsAndRecovers() throws {

@@ -103,14 +103,7 @@ import Testing
         // A stale socket file: bound once, nobody listening.
         let stale = d.folder + "/stale.sock"
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            let bytes = Array(stale.utf8)
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        _ = withUnixAddress(stale) { bind(fd, $0, $1) }
         close(fd)
         let refused = try Jobctl.run(["enqueue", "noop"], socket: stale)
         #expect(refused.status == 3 && refused.stderr.contains(stale))

@@ -159,14 +159,7 @@ import Testing
                 r = json.loads(f.readline())
                 print(m, r.get("error", {}).get("code", "ok"))
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", script]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let output = try runToEnd("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", script]).stdout
         #expect(output.contains("ping ok") && output.contains("stats 1004") && output.contains("enqueue 1004") && output.contains("pause 1004"), "\(output)")
         // A denied request changed nothing.
         #expect((try d.client().call("list")["jobs"] as! [Any]).isEmpty)
