@@ -155,6 +155,7 @@ private struct Session {
     var stdout: [UInt8] = []
     var stdoutTruncated = false
     var stderr: [UInt8] = []
+    private var readBuffer = [UInt8](repeating: 0, count: 65_536)
 
     init(spec: CommandSpec, stdinFD: Int32, stdoutFD: Int32, stderrFD: Int32) {
         self.spec = spec
@@ -193,26 +194,27 @@ private struct Session {
     }
 
     mutating func readStdout() {
-        guard let chunk = readChunk(stdoutFD) else { close(stdoutFD); stdoutFD = -1; return }
+        guard let count = readChunk(stdoutFD) else { close(stdoutFD); stdoutFD = -1; return }
         let room = spec.maxResultBytes - stdout.count
-        if chunk.count > room { stdoutTruncated = true }
-        if room > 0 { stdout.append(contentsOf: chunk.prefix(room)) }
+        if count > room { stdoutTruncated = true }
+        if room > 0 { stdout.append(contentsOf: readBuffer.prefix(min(count, room))) }
     }
 
     mutating func readStderr() {
-        guard let chunk = readChunk(stderrFD) else { close(stderrFD); stderrFD = -1; return }
-        stderr.append(contentsOf: chunk)
+        guard let count = readChunk(stderrFD) else { close(stderrFD); stderrFD = -1; return }
+        stderr.append(contentsOf: readBuffer.prefix(count))
         if stderr.count > 2 * CommandRunner.stderrTailBytes {
             stderr.removeFirst(stderr.count - CommandRunner.stderrTailBytes)
         }
     }
 
-    /// A chunk, an empty array when none is ready, nil at EOF or on error.
-    private func readChunk(_ fd: Int32) -> [UInt8]? {
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n > 0 { return Array(buffer.prefix(n)) }
-        if n < 0 && (errno == EAGAIN || errno == EINTR) { return [] }
+    /// Reads into `readBuffer` (one buffer for the whole attempt, so a flood
+    /// of output costs no allocation per read): the byte count, 0 when
+    /// nothing is ready, nil at EOF or on error.
+    private mutating func readChunk(_ fd: Int32) -> Int? {
+        let n = readBuffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n > 0 { return n }
+        if n < 0 && (errno == EAGAIN || errno == EINTR) { return 0 }
         return nil
     }
 

@@ -77,8 +77,9 @@ struct JobExecutor: Sendable {
             if let stderr { logger.debug("handler stderr", metadata: ["job": "\(job.id)", "stderr": "\(stderr)"]) }
             switch outcome.exit.verdict {
             case .succeeded:
-                return .succeeded(result: Self.result(fromStdout: outcome.stdout, truncated: outcome.stdoutTruncated),
-                                  truncated: outcome.stdoutTruncated)
+                let (result, truncated) = Self.result(fromStdout: outcome.stdout, truncated: outcome.stdoutTruncated,
+                                                      maxBytes: maxResultBytes)
+                return .succeeded(result: result, truncated: truncated)
             case .retryableFailure, .permanentFailure:
                 return .failed(Self.failure(outcome, stderr: stderr, timeoutMs: job.timeoutMs, at: clock()),
                                permanent: outcome.exit.verdict == .permanentFailure)
@@ -87,17 +88,19 @@ struct JobExecutor: Sendable {
     }
 
     /// stdout as the job's result: the JSON value it printed, else a string
-    /// (one trailing newline dropped); nothing printed gives null.
-    static func result(fromStdout bytes: [UInt8], truncated: Bool) -> RawJSON {
-        if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return .null }
+    /// (one trailing newline dropped); nothing printed gives null. A string
+    /// is cut so that its escaped text stays within `maxBytes` too (control
+    /// bytes take 6 each once escaped); the flag says whether anything was cut.
+    static func result(fromStdout bytes: [UInt8], truncated: Bool, maxBytes: Int) -> (RawJSON, truncated: Bool) {
+        if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return (.null, truncated) }
         if !truncated, let value = try? JSONReader.parse(bytes) {
-            return RawJSON(validatedText: value.rawText)
+            return (RawJSON(validatedText: value.rawText), false)
         }
         var text = String(decoding: bytes, as: UTF8.self)
         if text.hasSuffix("\n") { text.removeLast() }
-        var w = JSONWriter(capacity: text.utf8.count + 2)
-        w.string(text)
-        return RawJSON(validatedText: w.text)
+        var w = JSONWriter(capacity: min(text.utf8.count, maxBytes) + 2)
+        let cut = w.string(text, contentLimit: maxBytes)
+        return (RawJSON(validatedText: w.text), truncated || cut)
     }
 
     static func failure(_ outcome: CommandOutcome, stderr: String?, timeoutMs: Int64, at: Timestamp) -> JobFailure {

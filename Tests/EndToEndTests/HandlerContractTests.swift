@@ -77,7 +77,7 @@ import Testing
     }
 
     @Test func outputIsCutAtMaxResultBytesAndLargeOutputNeverBlocks() throws {
-        let d = try daemon(scripts: ["big": "head -c 3000000 /dev/zero | tr '\\\\0' a", "text": "echo 'not json'"],
+        let d = try daemon(scripts: ["big": "yes a | tr -d '\\n' | head -c 3000000", "text": "echo 'not json'"],
                            limits: "limits:\n  max_result_bytes: 1KiB\n")
         let c = try d.client()
         let big = try c.wait(try c.enqueue("big"))

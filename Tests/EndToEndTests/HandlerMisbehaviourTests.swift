@@ -55,6 +55,8 @@ import Testing
         let c = try d.client()
         let job = try c.wait(try c.enqueue("flood"), timeoutMs: 60_000)
         #expect(job["state"] as? String == "succeeded" && job["result_truncated"] as? Bool == true)
+        // NUL bytes take 6 bytes each once escaped: the stored text still fits max_result_bytes (1 MiB).
+        #expect(((job["result"] as? String)?.utf8.count ?? .max) <= (1 << 20) / 6 + 1)
         let status = try String(contentsOfFile: "/proc/\(d.process!.processIdentifier)/status", encoding: .utf8)
         let rssKiB = Int(status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }!.split(separator: " ")[1])!
         #expect(rssKiB < 100 * 1024, "peak RSS \(rssKiB) KiB")

@@ -75,3 +75,15 @@ import Testing
         #expect(w.text.hasSuffix(#","n":-42,"list":[1,2]}"#))
     }
 }
+
+@Suite struct JSONWriterLimitTests {
+    @Test func aLimitedStringStopsAtACharacterBoundaryWithinTheLimit() throws {
+        for (text, limit) in [("abcdef", 4), ("\u{0}\u{0}\u{0}", 13), ("é€😀x", 6), ("a\"b", 2), ("plain", 100)] {
+            var w = JSONWriter()
+            let cut = w.string(text, contentLimit: limit)
+            let decoded = try #require(try JSONReader.parse(w.bytes).string)
+            #expect(w.bytes.count - 2 <= limit, "\(text) at \(limit)")
+            #expect(text.hasPrefix(decoded) && cut == (decoded != text), "\(text) at \(limit): \(decoded)")
+        }
+    }
+}

@@ -30,9 +30,27 @@ public struct JSONWriter: Sendable {
 
     public mutating func integer<T: BinaryInteger>(_ value: T) { raw(String(value)) }
 
-    public mutating func string(_ value: String) {
+    /// A JSON string. With `contentLimit`, stops (at a character boundary)
+    /// before the escaped text between the quotes would pass that many
+    /// bytes; returns true when it stopped short.
+    @discardableResult
+    public mutating func string(_ value: String, contentLimit: Int = .max) -> Bool {
         bytes.append(UInt8(ascii: "\""))
+        let start = bytes.count
+        var cut = false
         for b in value.utf8 {
+            if b & 0xC0 != 0x80 {  // the first byte of a character: will all of it fit?
+                let size = switch b {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "\n"), UInt8(ascii: "\r"), UInt8(ascii: "\t"): 2
+                case 0..<0x20: 6
+                case 0x80...: b >= 0xF0 ? 4 : (b >= 0xE0 ? 3 : 2)
+                default: 1
+                }
+                if bytes.count - start + size > contentLimit {
+                    cut = true
+                    break
+                }
+            }
             switch b {
             case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
             case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
@@ -47,6 +65,7 @@ public struct JSONWriter: Sendable {
             }
         }
         bytes.append(UInt8(ascii: "\""))
+        return cut
     }
 
     public mutating func optionalString(_ value: String?) {
