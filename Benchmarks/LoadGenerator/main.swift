@@ -2,6 +2,7 @@
 // real daemon (a release build), speaking the socket protocol like any client.
 //
 //   LoadGenerator --daemon .build/release/jobqueued [--quick] [--runs N] [--floor FILE] [--no-scale]
+//                 [--only W1,W1-paused,W2,W2-paused,batch,W3,W4,W5,scale]
 //
 // --quick is CI's short form: every workload runs small and is checked; no
 // timing is asserted anywhere.
@@ -16,6 +17,9 @@ guard let daemonIndex = arguments.firstIndex(of: "--daemon") else {
     exit(64)
 }
 let daemonPath = arguments[daemonIndex + 1]
+let only: Set<String>? = arguments.firstIndex(of: "--only").map { Set(arguments[$0 + 1].split(separator: ",").map(String.init)) }
+/// Whether a workload is to run (all of them without --only).
+func selected(_ workload: String) -> Bool { only?.contains(workload) ?? true }
 nonisolated(unsafe) var skipScale = false
 let payload = #"{"path":"/srv/images/2026/11/29/a-photo-of-a-cat.png","size":256,"format":"webp","q":80}"#
 
@@ -113,46 +117,55 @@ func runWorkloads() throws -> [Figure] {
     try daemon.start()
     let client = try SocketClient(path: daemon.socket)
 
-    // W1: one client, sequential enqueues.
-    do {
-        let n = quick ? 200 : 5000
-        var latencies: [Double] = []
-        let t0 = now()
-        for _ in 0..<n {
-            let t = now()
-            _ = try client.call("enqueue", #"{"handler":"noop","payload":\#(payload)}"#)
-            latencies.append(Double(now() - t) / 1e3)
-        }
-        figures.append(Figure(name: "W1 enqueue, 1 client", value: Double(n) / (Double(now() - t0) / 1e9), unit: "/s", note: ""))
-        figures.append(Figure(name: "W1 p50", value: percentile(latencies, 0.5), unit: "µs", note: ""))
-        figures.append(Figure(name: "W1 p99", value: percentile(latencies, 0.99), unit: "µs", note: ""))
-    }
+    // W1 and W2 twice: with the 4 workers running the jobs as they come
+    // (enqueues and the jobs' claims and ends share the writer), and with
+    // the queue paused (enqueue alone, as the peers' figures were taken).
+    for paused in [false, true] where selected(paused ? "W1-paused" : "W1") || selected(paused ? "W2-paused" : "W2") {
+        let suffix = paused ? ", queue paused" : ""
+        _ = try client.call(paused ? "pause" : "resume", #"{"queue":"default"}"#)
 
-    // W2: 16 clients at once.
-    do {
-        let clients = 16
-        let total = quick ? 1600 : 50_000
-        let group = DispatchGroup()
-        let socketPath = daemon.socket
-        let t0 = now()
-        for _ in 0..<clients {
-            group.enter()
-            Thread {
-                defer { group.leave() }
-                guard let c = try? SocketClient(path: socketPath) else { return }
-                for _ in 0..<(total / clients) { _ = try? c.call("enqueue", #"{"handler":"noop","payload":\#(payload)}"#) }
-            }.start()
+        // W1: one client, sequential enqueues.
+        if selected(paused ? "W1-paused" : "W1") {
+            let n = quick ? 200 : 5000
+            var latencies: [Double] = []
+            let t0 = now()
+            for _ in 0..<n {
+                let t = now()
+                _ = try client.call("enqueue", #"{"handler":"noop","payload":\#(payload)}"#)
+                latencies.append(Double(now() - t) / 1e3)
+            }
+            figures.append(Figure(name: "W1 enqueue, 1 client" + suffix, value: Double(n) / (Double(now() - t0) / 1e9), unit: "/s", note: ""))
+            figures.append(Figure(name: "W1 p50" + suffix, value: percentile(latencies, 0.5), unit: "µs", note: ""))
+            figures.append(Figure(name: "W1 p99" + suffix, value: percentile(latencies, 0.99), unit: "µs", note: ""))
         }
-        group.wait()
-        figures.append(Figure(name: "W2 enqueue, 16 clients", value: Double(total) / (Double(now() - t0) / 1e9), unit: "/s",
-                              note: "\(total) jobs"))
+
+        // W2: 16 clients at once.
+        if selected(paused ? "W2-paused" : "W2") {
+            let clients = 16
+            let total = quick ? 1600 : 50_000
+            let group = DispatchGroup()
+            let socketPath = daemon.socket
+            let t0 = now()
+            for _ in 0..<clients {
+                group.enter()
+                Thread {
+                    defer { group.leave() }
+                    guard let c = try? SocketClient(path: socketPath) else { return }
+                    for _ in 0..<(total / clients) { _ = try? c.call("enqueue", #"{"handler":"noop","payload":\#(payload)}"#) }
+                }.start()
+            }
+            group.wait()
+            figures.append(Figure(name: "W2 enqueue, 16 clients" + suffix, value: Double(total) / (Double(now() - t0) / 1e9), unit: "/s",
+                                  note: "\(total) jobs"))
+        }
     }
+    _ = try client.call("resume", #"{"queue":"default"}"#)
 
     // Let W1/W2's jobs finish before the drain.
     while try count(client, "queued") + count(client, "running") > 0 { usleep(10_000) }
 
     // enqueue_batch of 1,000, and W3: drain pre-enqueued noop jobs with 4 workers.
-    do {
+    if selected("batch") || selected("W3") {
         let total = quick ? 2000 : 50_000
         _ = try client.call("pause", #"{"queue":"default"}"#)
         let batch = "{\"jobs\":[" + Array(repeating: #"{"handler":"noop","payload":\#(payload)}"#, count: 1000).joined(separator: ",") + "]}"
@@ -173,7 +186,7 @@ func runWorkloads() throws -> [Figure] {
     }
 
     // W4: submit-and-wait, sequential.
-    do {
+    if selected("W4") {
         let n = quick ? 100 : 2000
         var latencies: [Double] = []
         for _ in 0..<n {
@@ -187,7 +200,7 @@ func runWorkloads() throws -> [Figure] {
     }
 
     // W5: exec of /bin/true, 4 workers.
-    do {
+    if selected("W5") {
         let n = quick ? 50 : 500
         _ = try client.call("pause", #"{"queue":"default"}"#)
         let batch = "{\"jobs\":[" + Array(repeating: #"{"handler":"exec","payload":{"argv":["/bin/true"]}}"#, count: n).joined(separator: ",") + "]}"
@@ -202,7 +215,7 @@ func runWorkloads() throws -> [Figure] {
     }
 
     // Scale: RSS with many queued jobs, then start-up time with them.
-    if !skipScale {
+    if !skipScale && selected("scale") {
         let total = quick ? 20_000 : 1_000_000
         _ = try client.call("pause", #"{"queue":"default"}"#)
         let batch = "{\"jobs\":[" + Array(repeating: #"{"handler":"noop","payload":\#(payload)}"#, count: 5000).joined(separator: ",") + "]}"
@@ -225,7 +238,8 @@ let floor: [String: Double] = arguments.firstIndex(of: "--floor").flatMap { inde
     }
     return values
 } ?? [:]
-let ratios: [String: String] = ["W1 enqueue, 1 client": "floor_single_commits_per_s", "enqueue_batch of 1,000": "floor_rows_per_s_at_100",
+let ratios: [String: String] = ["W1 enqueue, 1 client": "floor_single_commits_per_s",
+                                "W1 enqueue, 1 client, queue paused": "floor_single_commits_per_s", "enqueue_batch of 1,000": "floor_rows_per_s_at_100",
                                 "W3 drain no-op jobs, 4 workers": "floor_claim_complete_per_s_at_100"]
 
 let runCount = quick ? 1 : (arguments.firstIndex(of: "--runs").flatMap { Int(arguments[$0 + 1]) } ?? 3)

@@ -28,7 +28,10 @@ extension Engine {
             let waiter = Waiter(continuation)
             lock.lock()
             waiters[id, default: [:]][token] = waiter
+            let endIsDeferred = deferredEnds.contains(id)
             lock.unlock()
+            // Its end is (or is about to be) a deferrable write: commit it now.
+            if endIsDeferred { store.expediteDeferredWrites() }
             waiter.timeout = Task { [self] in
                 try? await Task.sleep(for: .milliseconds(timeoutMs))
                 resolveWaiter(id, token, with: nil)

@@ -21,6 +21,9 @@ public final class Engine: @unchecked Sendable {
     private var running: [JobID: RunningJob] = [:]
     var waiters: [JobID: [UInt64: Waiter]] = [:]
     var nextWaiterToken: UInt64 = 0
+    /// Jobs whose end is being recorded as a deferrable write (no waiter
+    /// when it was submitted): a waiter that comes now expedites it.
+    var deferredEnds: Set<JobID> = []
     private var stopping = false
     /// One claim at a time (the dispatcher's or an enqueue's), so that two
     /// claims never count the same free slot.
@@ -108,17 +111,18 @@ public final class Engine: @unchecked Sendable {
     // MARK: - Dispatch
 
     private func dispatch() async {
-        if let request = beginClaim(byDispatcher: true) {
-            do {
-                let jobs = try await store.claim(request)
-                for job in jobs { launch(job) }
-                _ = endClaim()
-            } catch {
-                _ = endClaim()
-                logger.error("cannot claim jobs", metadata: ["error": "\(error)"])
-                scheduleWake(at: clock().adding(milliseconds: 1000))
-                return
+        do {
+            // A read first: most wake-ups (a job's end, an enqueue that
+            // claimed its own job) find nothing to claim, and a claim is a
+            // transaction. The read holds no claim, so enqueues may claim meanwhile.
+            if let free = freeSlots(), try store.mayClaim(free, now: clock()), let request = beginClaim(byDispatcher: true) {
+                defer { _ = endClaim() }
+                for job in try await store.claim(request) { launch(job) }
             }
+        } catch {
+            logger.error("cannot claim jobs", metadata: ["error": "\(error)"])
+            scheduleWake(at: clock().adding(milliseconds: 1000))
+            return
         }
         await scheduleTimer()
     }
@@ -130,13 +134,23 @@ public final class Engine: @unchecked Sendable {
     func beginClaim(byDispatcher: Bool = false) -> ClaimRequest? {
         lock.lock()
         defer { lock.unlock() }
-        let free = currentConfig.workers - busyTotal
-        guard free > 0, !stopping else { return nil }
+        guard let request = freeSlotsLocked() else { return nil }
         guard !claimInFlight else {
             if byDispatcher { dispatcherTurnedAway = true }
             return nil
         }
         claimInFlight = true
+        return request
+    }
+
+    /// What the free slots allow now, without starting a claim; nil when none is free.
+    private func freeSlots() -> ClaimRequest? {
+        lock.withLock { freeSlotsLocked() }
+    }
+
+    private func freeSlotsLocked() -> ClaimRequest? {
+        let free = currentConfig.workers - busyTotal
+        guard free > 0, !stopping else { return nil }
         var slots: [String: Int] = [:]
         for (queue, settings) in currentConfig.queues { slots[queue] = settings.concurrency - (busyPerQueue[queue] ?? 0) }
         for (queue, busy) in busyPerQueue where slots[queue] == nil {
@@ -219,24 +233,33 @@ public final class Engine: @unchecked Sendable {
         Failpoint.afterHandler.hit()
         // The handler is done, so its slot is free now: the claim that fills
         // it can share a transaction with this job's completion.
-        let (abandoned, delay) = lock.withLock {
+        let (abandoned, delay, awaited) = lock.withLock {
             busyTotal -= 1
             busyPerQueue[job.queue, default: 1] -= 1
             if busyPerQueue[job.queue] == 0 { busyPerQueue[job.queue] = nil }
             let policy = currentConfig.handler(named: job.handler)?.backoff ?? .default
-            return (running[job.id]?.abandoned ?? false, policy.delayMs(afterAttempt: job.attempts, using: &random))
+            let awaited = waiters[job.id] != nil
+            if !awaited { deferredEnds.insert(job.id) }
+            return (running[job.id]?.abandoned ?? false, policy.delayMs(afterAttempt: job.attempts, using: &random), awaited)
         }
+        defer { if !awaited { lock.withLock { _ = deferredEnds.remove(job.id) } } }
         if !abandoned { wake() }
 
         var final: Job?
         if !abandoned {
+            // Nobody waits for this job: its end may share the next
+            // transaction (most often the claim that fills the freed slot,
+            // or a client's enqueue) instead of paying an fsync alone. A
+            // waiter that comes later expedites it (`wait(for:)`).
+            let deferrable = !awaited
             do {
                 switch outcome {
                 case .succeeded(let result, let truncated):
-                    final = try await store.complete(job.id, attempt: job.attempts, result: result, resultTruncated: truncated)
+                    final = try await store.complete(job.id, attempt: job.attempts, result: result, resultTruncated: truncated,
+                                                     deferrable: deferrable)
                 case .failed(let failure, let permanent):
                     final = try await store.fail(job.id, attempt: job.attempts, failure: failure,
-                                                 disposition: permanent ? .permanent : .retry(afterMs: delay))
+                                                 disposition: permanent ? .permanent : .retry(afterMs: delay), deferrable: deferrable)
                 }
             } catch {
                 // The job stays `running` in the database; the next start recovers it.

@@ -8,6 +8,12 @@ import Synchronization
 /// `BEGIN IMMEDIATE … COMMIT` (one fsync), then every caller is answered.
 /// While a commit is being synced, new requests gather for the next one.
 ///
+/// A write submitted as *deferrable* (no one waits for it: the end of a job
+/// no client waits on) does not start a transaction by itself for up to
+/// `deferralWindowMicroseconds`: it rides in the next transaction that
+/// another write starts, which saves that job an fsync of its own. Its
+/// caller learns of it only after the commit, as for any write.
+///
 /// Checkpoints run on this thread too, between transactions and after the
 /// callers were answered, so no acknowledgement waits for one.
 final class GroupCommitWriter: @unchecked Sendable {
@@ -16,6 +22,11 @@ final class GroupCommitWriter: @unchecked Sendable {
     private let condition = NSCondition()
     // Guarded by `condition`:
     private var pending: [any PendingWrite] = []
+    private var deferred: [any PendingWrite] = []
+    /// When the oldest of `deferred` was submitted (uptime, ns).
+    private var oldestDeferredAt: UInt64 = 0
+    /// Someone now waits for a deferrable write: commit them without delay.
+    private var expedite = false
     private var stopping = false
     private var stopped = false
     private var maxActiveJobsSetting: Int
@@ -49,16 +60,39 @@ final class GroupCommitWriter: @unchecked Sendable {
     }
 
     /// Queues a request; the writer answers it after its transaction.
-    func submit(_ write: any PendingWrite) {
+    func submit(_ write: any PendingWrite, deferrable: Bool = false) {
         condition.lock()
         if stopping {
             condition.unlock()
             write.fail(.closed)
             return
         }
-        pending.append(write)
-        hasPending.store(true, ordering: .releasing)
-        condition.signal()
+        if deferrable && expedite {
+            expedite = false  // the write it was for: urgent, as was asked
+            pending.append(write)
+            hasPending.store(true, ordering: .releasing)
+            condition.signal()
+        } else if deferrable && options.deferralWindowMicroseconds > 0 {
+            deferred.append(write)
+            // Only the first one changes what the writer waits for (its window's end).
+            if deferred.count == 1 {
+                oldestDeferredAt = DispatchTime.now().uptimeNanoseconds
+                condition.signal()
+            }
+        } else {
+            pending.append(write)
+            hasPending.store(true, ordering: .releasing)
+            condition.signal()
+        }
+        condition.unlock()
+    }
+
+    /// Commits the deferred writes now (a client started waiting for one);
+    /// when none is queued yet, the next one is not deferred.
+    func expediteDeferred() {
+        condition.lock()
+        expedite = true
+        if !deferred.isEmpty { condition.signal() }
         condition.unlock()
     }
 
@@ -88,11 +122,28 @@ final class GroupCommitWriter: @unchecked Sendable {
         spinForWork()
         condition.lock()
         defer { condition.unlock() }
-        while pending.isEmpty && !stopping { condition.wait() }
-        if pending.isEmpty { return nil }
-        let count = min(pending.count, options.maxWritesPerTransaction)
-        let batch = Array(pending.prefix(count))
-        pending.removeFirst(count)
+        while pending.isEmpty && !stopping {
+            if deferred.isEmpty {
+                condition.wait()
+                continue
+            }
+            let due = oldestDeferredAt + options.deferralWindowMicroseconds * 1000
+            let now = DispatchTime.now().uptimeNanoseconds
+            if expedite || now >= due { break }
+            _ = condition.wait(until: Date(timeIntervalSinceNow: Double(due - now) / 1e9))
+        }
+        if pending.isEmpty && deferred.isEmpty { return nil }
+        // The deferred writes are the older ones: they go first.
+        let fromDeferred = min(deferred.count, options.maxWritesPerTransaction)
+        var batch = Array(deferred.prefix(fromDeferred))
+        deferred.removeFirst(fromDeferred)
+        if fromDeferred > 0 {
+            expedite = false
+            oldestDeferredAt = DispatchTime.now().uptimeNanoseconds
+        }
+        let fromPending = min(pending.count, options.maxWritesPerTransaction - fromDeferred)
+        batch += pending.prefix(fromPending)
+        pending.removeFirst(fromPending)
         hasPending.store(!pending.isEmpty, ordering: .relaxed)
         return batch
     }

@@ -65,6 +65,31 @@ extension JobStore {
         }
     }
 
+    /// Whether `claim(request)` could find a job at `now`: a waiting job
+    /// that is due, or a queued one in an unpaused queue with a free slot.
+    /// A read of the last commit: no transaction, no fsync. A dispatcher
+    /// woken with nothing to claim (the enqueue took its own job) then costs
+    /// no commit; a job committed after this read wakes the dispatcher again.
+    public func mayClaim(_ request: ClaimRequest, now: Timestamp) throws(StoreError) -> Bool {
+        guard request.maxJobs > 0 else { return false }
+        return try read("look for ready jobs") { db throws(StoreError) in
+            let due = try db.firstRow(
+                "look for ready jobs",
+                """
+                SELECT 1 FROM jobs INDEXED BY jobs_waiting
+                WHERE state IN \(SQLStates.list(JobState.waiting)) AND run_at <= ? LIMIT 1
+                """, [.int(now.rawValue)]) { _ in true } ?? false
+            if due { return true }
+            let ready = try db.rows(
+                "look for ready jobs",
+                """
+                SELECT queue FROM job_counts WHERE state = 'queued' AND n > 0
+                AND queue NOT IN (SELECT name FROM queues WHERE paused = 1)
+                """) { $0.text(0) }
+            return ready.contains { request.slots(for: $0) > 0 }
+        }
+    }
+
     /// Whether `queue` is paused (persisted across restarts).
     public func isPaused(queue: String) throws(StoreError) -> Bool {
         try read("read queue") { db throws(StoreError) in

@@ -29,16 +29,19 @@ extension JobStore {
 
     /// Records the success of attempt `attempt`. Returns nil, changing
     /// nothing, when the job is no longer running that attempt.
-    public func complete(_ id: JobID, attempt: Int, result: RawJSON?, resultTruncated: Bool = false) async throws(StoreError) -> Job? {
-        try await perform(writesOneStatement: true) { tx throws(StoreError) in
+    /// `deferrable`: no client waits for this job (see `GroupCommitWriter`).
+    public func complete(_ id: JobID, attempt: Int, result: RawJSON?, resultTruncated: Bool = false,
+                         deferrable: Bool = false) async throws(StoreError) -> Job? {
+        try await perform(writesOneStatement: true, deferrable: deferrable) { tx throws(StoreError) in
             try tx.complete(id, attempt: attempt, result: result, resultTruncated: resultTruncated)
         }
     }
 
     /// Records the failure of attempt `attempt` (see `FailureDisposition`).
     /// Returns nil, changing nothing, when the job is no longer running that attempt.
-    public func fail(_ id: JobID, attempt: Int, failure: JobFailure, disposition: FailureDisposition) async throws(StoreError) -> Job? {
-        try await perform(writesOneStatement: true) { tx throws(StoreError) in
+    public func fail(_ id: JobID, attempt: Int, failure: JobFailure, disposition: FailureDisposition,
+                     deferrable: Bool = false) async throws(StoreError) -> Job? {
+        try await perform(writesOneStatement: true, deferrable: deferrable) { tx throws(StoreError) in
             try tx.fail(id, attempt: attempt, failure: failure, disposition: disposition)
         }
     }

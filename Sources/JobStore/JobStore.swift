@@ -70,14 +70,24 @@ public final class JobStore: Sendable {
     /// value once that transaction has committed.
     /// `writesOneStatement`: the body writes with at most one statement, so
     /// it needs no savepoint of its own (a failed statement undoes itself).
+    /// `deferrable`: no client waits for it, so it may wait for the next
+    /// transaction (`StoreOptions.deferralWindowMicroseconds`).
     func perform<T: Sendable>(
         writesOneStatement: Bool = false,
+        deferrable: Bool = false,
         _ body: @escaping (WriteTransaction) throws(StoreError) -> T
     ) async throws(StoreError) -> T {
         let result = await withCheckedContinuation { continuation in
-            writer.submit(TypedWrite(writesOneStatement: writesOneStatement, body: body, continuation: continuation))
+            writer.submit(TypedWrite(writesOneStatement: writesOneStatement, body: body, continuation: continuation),
+                          deferrable: deferrable)
         }
         return try result.get()
+    }
+
+    /// Commits the deferred writes without waiting out their window: a
+    /// client has started to wait for one of them.
+    public func expediteDeferredWrites() {
+        writer.expediteDeferred()
     }
 
     var writerMaxActiveJobs: Int {

@@ -18,6 +18,9 @@ public struct StoreOptions: Sendable {
     public var busyTimeoutMs: Int32 = 5000
     /// The most write requests that share one transaction.
     public var maxWritesPerTransaction = 4096
+    /// How long a write that nobody is waiting on (a job's end that no
+    /// client waits for) may wait to share the next transaction. 0: never.
+    public var deferralWindowMicroseconds: UInt64 = 1000
     /// WAL frames after which the writer checkpoints between transactions.
     public var checkpointAfterFrames: Int32 = 1000
     /// The most read connections kept open when idle.

@@ -12,9 +12,11 @@ import Testing
         let store: JobStore
         let engine: Engine
 
-        init(_ configure: (inout DaemonConfig) -> Void = { _ in }) throws {
+        init(_ configure: (inout DaemonConfig) -> Void = { _ in }, store configureStore: (inout StoreOptions) -> Void = { _ in }) throws {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            store = try JobStore.open(StoreOptions(path: folder + "/jobs.db"))
+            var options = StoreOptions(path: folder + "/jobs.db")
+            configureStore(&options)
+            store = try JobStore.open(options)
             var config = DaemonConfig(workers: 2)
             configure(&config)
             engine = Engine(store: store, config: config, logger: Logger(label: "test"))
@@ -56,6 +58,24 @@ import Testing
         let pending = try await s.engine.wait(for: slow.id, timeoutMs: 100)
         #expect(pending.state != .succeeded && ContinuousClock.now - started < .seconds(3))
         await #expect(throws: StoreError.notFound(JobID(999))) { try await s.engine.wait(for: JobID(999), timeoutMs: 10) }
+        await s.engine.shutdown()
+    }
+
+    @Test func aWaitedJobsEndIsCommittedAtOnceAnUnwaitedOneRidesWithTheNextWrite() async throws {
+        let s = try Setup(store: { $0.deferralWindowMicroseconds = 60_000_000 })
+        s.engine.start()
+        // Waited for: answered at once, although the window is a minute.
+        let started = ContinuousClock.now
+        let waited = try await s.engine.enqueue(NewJob(handler: "noop"))
+        #expect(try await s.engine.wait(for: waited.id, timeoutMs: 30_000).state == .succeeded)
+        #expect(ContinuousClock.now - started < .seconds(20))
+        // Nobody waits: its end waits for the next write...
+        let alone = try await s.engine.enqueue(NewJob(handler: "noop"))
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try s.store.get(alone.id)?.state == .running)
+        // ...which takes it along.
+        _ = try await s.engine.enqueue(NewJob(handler: "noop", start: .after(milliseconds: 60_000)))
+        #expect(try s.store.get(alone.id)?.state == .succeeded)
         await s.engine.shutdown()
     }
 

@@ -1,0 +1,151 @@
+import Foundation
+import JobCore
+import Testing
+@testable import JobStore
+
+/// A job's end that no client waits for may wait for the next transaction
+/// (`deferrable`), for at most the deferral window; it is answered only
+/// after it committed, like any write.
+@Suite struct DeferredWriteTests {
+    /// A store with a long window, so that the order of events is clear.
+    func store(windowMs: UInt64 = 400) throws -> TestStore {
+        try TestStore { $0.deferralWindowMicroseconds = windowMs * 1000 }
+    }
+
+    func runningJob(_ t: TestStore) async throws -> Job {
+        _ = try await t.enqueue()
+        return try await t.claimOne()
+    }
+
+    /// Completes `job` as a deferrable write in a task; the task's value is
+    /// the seconds until it was answered.
+    func completeDeferred(_ t: TestStore, _ job: Job) -> Task<Double, any Error> {
+        let store = t.store
+        return Task {
+            let started = Date()
+            let done = try await store.complete(job.id, attempt: job.attempts, result: nil, deferrable: true)
+            #expect(done?.state == .succeeded)
+            return Date().timeIntervalSince(started)
+        }
+    }
+
+    @Test func aDeferredWriteAloneCommitsWhenItsWindowEnds() async throws {
+        let t = try store()
+        let job = try await runningJob(t)
+        let completion = completeDeferred(t, job)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(try t.job(job.id).state == .running, "not committed inside its window")
+        let seconds = try await completion.value
+        #expect(seconds >= 0.35)
+        #expect(try t.job(job.id).state == .succeeded)
+    }
+
+    @Test func anotherWriteTakesItAlongInItsTransaction() async throws {
+        let t = try store(windowMs: 60_000)
+        let job = try await runningJob(t)
+        let completion = completeDeferred(t, job)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(try t.job(job.id).state == .running)
+        let other = try await t.enqueue()
+        // Both committed together: the enqueue's answer came after the completion was stored.
+        #expect(try t.job(job.id).state == .succeeded)
+        #expect(try t.job(other).state == .queued)
+        #expect(try await completion.value < 30)
+    }
+
+    @Test func expeditingCommitsItAtOnce() async throws {
+        let t = try store(windowMs: 60_000)
+        let job = try await runningJob(t)
+        let completion = completeDeferred(t, job)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(try t.job(job.id).state == .running)
+        t.store.expediteDeferredWrites()
+        #expect(try await completion.value < 30)
+        #expect(try t.job(job.id).state == .succeeded)
+    }
+
+    @Test func anExpediteBeforeTheWriteMakesTheNextOneUrgent() async throws {
+        let t = try store(windowMs: 60_000)
+        let job = try await runningJob(t)
+        t.store.expediteDeferredWrites()
+        #expect(try await completeDeferred(t, job).value < 30)
+    }
+
+    @Test func anExpediteServesOneWriteOnly() async throws {
+        let t = try store(windowMs: 60_000)
+        let first = try await runningJob(t)
+        t.store.expediteDeferredWrites()
+        #expect(try await completeDeferred(t, first).value < 30)
+        let second = try await runningJob(t)
+        let completion = completeDeferred(t, second)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(try t.job(second.id).state == .running, "deferred again")
+        t.store.expediteDeferredWrites()
+        #expect(try await completion.value < 30)
+    }
+
+    @Test func closingCommitsDeferredWrites() async throws {
+        let t = try store(windowMs: 60_000)
+        let job = try await runningJob(t)
+        let completion = completeDeferred(t, job)
+        try await Task.sleep(for: .milliseconds(100))
+        try t.reopen()
+        #expect(try await completion.value < 30)
+        #expect(try t.job(job.id).state == .succeeded)
+    }
+
+    @Test func aWindowOfZeroDefersNothing() async throws {
+        let t = try store(windowMs: 0)
+        let job = try await runningJob(t)
+        #expect(try await completeDeferred(t, job).value < 30)
+        #expect(try t.job(job.id).state == .succeeded)
+    }
+}
+
+/// `mayClaim`: the dispatcher's read before it claims.
+@Suite struct MayClaimTests {
+    let everywhere = ClaimRequest(maxJobs: 4)
+
+    @Test func nothingToClaimInAnEmptyStore() async throws {
+        let t = try TestStore()
+        #expect(try t.store.mayClaim(everywhere, now: t.clock.now) == false)
+    }
+
+    @Test func aQueuedJobCanBeClaimedUnlessItsQueueIsPausedOrFull() async throws {
+        let t = try TestStore()
+        _ = try await t.enqueue { $0.queue = "mail" }
+        #expect(try t.store.mayClaim(everywhere, now: t.clock.now))
+        #expect(try t.store.mayClaim(ClaimRequest(maxJobs: 0), now: t.clock.now) == false)
+        #expect(try t.store.mayClaim(ClaimRequest(maxJobs: 4, slotsPerQueue: ["mail": 0]), now: t.clock.now) == false)
+        #expect(try t.store.mayClaim(ClaimRequest(maxJobs: 4, slotsPerQueue: [:], slotsForOtherQueues: 0), now: t.clock.now) == false)
+        try await t.store.pause(queue: "mail")
+        #expect(try t.store.mayClaim(everywhere, now: t.clock.now) == false)
+        try await t.store.resume(queue: "mail")
+        #expect(try t.store.mayClaim(everywhere, now: t.clock.now))
+        _ = try await t.claimOne(queue: "mail")
+        #expect(try t.store.mayClaim(everywhere, now: t.clock.now) == false)
+    }
+
+    @Test func aWaitingJobCountsOnceItIsDue() async throws {
+        let t = try TestStore()
+        _ = try await t.enqueue { $0.start = .at(t.clock.now.adding(milliseconds: 5000)) }
+        #expect(try t.store.mayClaim(everywhere, now: t.clock.now) == false)
+        #expect(try t.store.mayClaim(everywhere, now: t.clock.now.adding(milliseconds: 5000)))
+    }
+
+    @Test func everyClaimThatFindsAJobWasForeseen() async throws {
+        // mayClaim false must mean claim finds nothing, over a mix of states.
+        let t = try TestStore()
+        for n in 0..<30 {
+            _ = try await t.enqueue { $0.queue = ["a", "b", "c"][n % 3]; if n % 4 == 0 { $0.start = .at(t.clock.now.adding(milliseconds: Int64(n * 10))) } }
+        }
+        try await t.store.pause(queue: "b")
+        for step in 0..<40 {
+            let request = ClaimRequest(maxJobs: 2, slotsPerQueue: ["a": step % 2, "c": 1])
+            let foreseen = try t.store.mayClaim(request, now: t.clock.now)
+            let claimed = try await t.store.claim(request)
+            if !foreseen { #expect(claimed.isEmpty, "step \(step)") }
+            t.clock.advance(ms: 7)
+        }
+    }
+}
