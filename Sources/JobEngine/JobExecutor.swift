@@ -49,12 +49,17 @@ struct JobExecutor: Sendable {
         return .succeeded(result: .null, truncated: false)
     }
 
+    /// What a handler gets from the daemon's own environment, read once
+    /// (building `ProcessInfo.environment` copies the whole environment).
+    private static let inherited: [String: String] = {
+        let daemon = ProcessInfo.processInfo.environment
+        return ["PATH", "HOME", "LANG"].reduce(into: [:]) { $0[$1] = daemon[$1] }
+    }()
+
     private func runCommand(_ job: Job, argv: [String], environment extra: [String: String], workingDirectory: String?,
                             handle: CommandHandle) async -> AttemptOutcome {
         let started = clock()
-        var environment: [String: String] = [:]
-        let daemon = ProcessInfo.processInfo.environment
-        for key in ["PATH", "HOME", "LANG"] { environment[key] = daemon[key] }
+        var environment = Self.inherited
         environment.merge(extra) { $1 }
         environment["JOB_ID"] = String(job.id.rawValue)
         environment["JOB_QUEUE"] = job.queue
