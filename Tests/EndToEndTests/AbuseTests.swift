@@ -25,7 +25,13 @@ import Testing
         try? c.send(big)  // the daemon may close before reading it all
         let answer = try #require(try c.readLine())
         #expect(answer.contains("-32600") && answer.contains("message too large") && answer.contains(#""id":null"#))
-        #expect(try c.readLine() == nil)  // closed
+        // Closed: an end of file, or a reset when the daemon closed with bytes
+        // of the line still unread in its socket (the kernel then resets).
+        do {
+            #expect(try c.readLine() == nil)
+        } catch ClientError.failed(let reason) {
+            #expect(reason == "Connection reset by peer")
+        }
         let other = try d.client()
         #expect((try other.call("list")["jobs"] as! [Any]).isEmpty)  // nothing of it was executed
     }
