@@ -61,12 +61,15 @@ import Testing
         let d = try Daemon()
         let client = try await JobClient.connect(socketPath: d.socket)
         defer { client.close() }
-        let slow = try await client.enqueue(EnqueueRequest(handler: "sleep", payload: RawJSON(validatedText: #"{"ms":1000}"#)))
-        let started = ContinuousClock.now
-        async let waited = client.wait(slow.id, timeoutMs: 10_000)
-        // While the wait blocks, other calls on the same connection are answered.
+        // A job of a minute, waited for: the wait blocks until it ends.
+        let slow = try await client.enqueue(EnqueueRequest(handler: "sleep", payload: RawJSON(validatedText: #"{"ms":60000}"#)))
+        async let waited = client.wait(slow.id, timeoutMs: 120_000)
+        try await Task.sleep(for: .milliseconds(200))  // the wait is sent first
+        // While it blocks, other calls on the same connection are answered:
+        // they come back with the job still running.
         for _ in 0..<20 { _ = try await client.ping() }
-        #expect(ContinuousClock.now - started < .milliseconds(900))
-        #expect(try await waited.state == .succeeded)
+        #expect(try await client.get(slow.id).state == .running)
+        _ = try await client.cancel(slow.id)
+        #expect(try await waited.state == .cancelled)
     }
 }
