@@ -60,25 +60,9 @@ import Testing
         #expect(try t.job(other).state == .queued)
     }
 
-    @Test func expeditingCommitsItAtOnce() async throws {
-        let t = try store(windowMs: 3_600_000)
-        let job = try await runningJob(t)
-        _ = completeDeferred(t, job)
-        try await Task.sleep(for: .milliseconds(100))
-        #expect(try t.job(job.id).state == .running)
-        t.store.expediteDeferredWrites()
-        #expect(try await reaches(t, job.id, .succeeded))
-    }
-
-    @Test func anExpediteBeforeTheWriteMakesTheNextOneUrgent() async throws {
-        let t = try store(windowMs: 3_600_000)
-        let job = try await runningJob(t)
-        t.store.expediteDeferredWrites()
-        _ = completeDeferred(t, job)
-        #expect(try await reaches(t, job.id, .succeeded))
-    }
-
-    @Test func anExpediteServesOneWriteOnly() async throws {
+    /// An expedite before the write makes that write urgent, and serves it
+    /// only; an expedite while a write is deferred commits it at once.
+    @Test func expeditingCommitsTheDeferredWriteOrTheNextOne() async throws {
         let t = try store(windowMs: 3_600_000)
         let first = try await runningJob(t)
         t.store.expediteDeferredWrites()
