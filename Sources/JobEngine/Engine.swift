@@ -30,7 +30,9 @@ public final class Engine: @unchecked Sendable {
     private var claimInFlight = false
     /// The dispatcher found a claim under way and did not claim.
     private var dispatcherTurnedAway = false
-    private var timer: (due: Timestamp, task: Task<Void, Never>)?
+    /// The pending wake-up for the earliest `run_at`; nil once it fired.
+    private var timer: (due: Timestamp, token: UInt64, task: Task<Void, Never>)?
+    private var nextTimerToken: UInt64 = 0
     private var random = SystemRandomNumberGenerator()
 
     private let wakeups: AsyncStream<Void>
@@ -170,9 +172,13 @@ public final class Engine: @unchecked Sendable {
         }
         guard let next else { return }
         if next <= clock() {
-            // Due, but no claim promoted it (no free slot): promote it now so
-            // that stats show it queued, and look again.
-            _ = try? await store.promoteDue()
+            // Due, but the claim did not take it: no free slot, or it fell due
+            // after the read that decided there was nothing to claim. Promote
+            // it so that stats show it queued, and look again: with no wake-up
+            // here, a job due in that instant stayed queued until something
+            // else woke the dispatcher (a loaded machine widens the instant).
+            // Nothing promoted means somebody else took it, and woke us.
+            if let promoted = try? await store.promoteDue(), promoted > 0 { wake() }
             return
         }
         scheduleWake(at: next)
@@ -184,11 +190,19 @@ public final class Engine: @unchecked Sendable {
         if let timer, timer.due <= due, timer.due > clock() { return }
         timer?.task.cancel()
         let delay = max(due.milliseconds(since: clock()), 0) + 1
+        nextTimerToken += 1
+        let token = nextTimerToken
         let task = Task { [self] in
             try? await Task.sleep(for: .milliseconds(delay))
-            if !Task.isCancelled { wake() }
+            guard !Task.isCancelled else { return }
+            // Fired: it must not stand for a pending one. The sleep runs on
+            // the monotonic clock, run_at is wall time: after a step back of
+            // the wall clock the job is not due yet, and the next dispatch
+            // must be able to set a new timer for it.
+            lock.withLock { if timer?.token == token { timer = nil } }
+            wake()
         }
-        timer = (due, task)
+        timer = (due, token, task)
     }
 
     /// Ends a claim; true when the dispatcher was turned away meanwhile
