@@ -2,7 +2,7 @@
 """A complete jobqueue client in a few lines: one JSON-RPC request per line
 over the Unix socket. Usage: jobqueue_client.py METHOD [PARAMS-JSON]
 
-  jobqueue_client.py enqueue '{"handler": "echo", "payload": "hi", "wait_ms": 5000}'
+  jobqueue_client.py enqueue '{"handler": "echo", "payload": "hi", "wait_ms": 30000}'
 """
 import json, os, socket, sys
 

@@ -2,12 +2,12 @@ import Foundation
 import Testing
 
 /// Abusive clients over the real socket: the daemon keeps answering `ping`
-/// within a second through all of it.
-@Suite struct AbusiveClientTests {
-    func pingsQuickly(_ d: Daemon) throws -> Bool {
-        let started = Date()
-        let ok = try d.client().call("ping")["protocol"] as? Int == 1
-        return ok && Date().timeIntervalSince(started) < 1
+/// through all of it. No wall-clock bound: a daemon held up by an abuser
+/// would not answer at all while the abuser waits for the answer (the test
+/// client gives up after 30 s), and a loaded machine can make any answer slow.
+@Suite(.blocking) struct AbusiveClientTests {
+    func answersPing(_ d: Daemon) throws -> Bool {
+        try d.client().call("ping")["protocol"] as? Int == 1
     }
 
     @Test func everyParameterWithEveryWrongType() throws {
@@ -38,7 +38,7 @@ import Testing
         }
         #expect(checked > 100)
         #expect((try c.call("list")["jobs"] as! [Any]).count == before.count)  // nothing was enqueued
-        #expect(try pingsQuickly(d))
+        #expect(try answersPing(d))
     }
 
     @Test func randomBytesAndHugeInputs() throws {
@@ -55,14 +55,14 @@ import Testing
         let numbers = try d.client()
         try numbers.send(#"{"jsonrpc":"2.0","id":1,"method":"get","params":{"id":1e400}}"#)
         #expect(((try numbers.readJSON())["error"] as? [String: Any])?["code"] as? Int == -32602)
-        #expect(try pingsQuickly(d))
+        #expect(try answersPing(d))
     }
 
     @Test func aThousandIdleConnections() throws {
         let d = try Daemon(config: "limits:\n  max_connections: 1100\n")
         var idle: [Client] = []
         for _ in 0..<1000 { idle.append(try d.client()) }
-        #expect(try pingsQuickly(d))
+        #expect(try answersPing(d))
         #expect(try idle[500].call("ping")["protocol"] as? Int == 1)
     }
 
@@ -70,9 +70,9 @@ import Testing
         let d = try Daemon()
         let slow = try d.client()
         let line = Array(#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#.utf8)
-        for byte in line.prefix(20) {  // one byte per 100 ms, for 2 s
+        for byte in line.prefix(20) {  // one byte per 100 ms, for 2 s; others are answered in between
             try slow.sendBytes([byte])
-            #expect(try pingsQuickly(d))
+            #expect(try answersPing(d))
             usleep(100_000)
         }
         try slow.sendBytes(Array(line.dropFirst(20)) + [10])
@@ -94,11 +94,17 @@ import Testing
             let ours = rows.filter { row in inodes.contains(String(row.split(separator: " ", omittingEmptySubsequences: true)[9])) }
             #expect(ours.isEmpty, "\(table): \(ours)")
         }
-        let unix = ((try? String(contentsOfFile: "/proc/net/unix", encoding: .utf8)) ?? "").split(separator: "\n").dropFirst()
-        let listening = unix.filter { row in
-            let fields = row.split(separator: " ", omittingEmptySubsequences: true)
-            return fields.count >= 8 && inodes.contains(String(fields[6])) && fields[3] == "00010000"  // __SO_ACCEPTCON
-        }
+        // /proc/net/unix is read a page at a time: while other tests open and
+        // close sockets, a read can miss a row. Read again until the row is there.
+        var listening: [Substring] = []
+        #expect(eventually {
+            let unix = ((try? String(contentsOfFile: "/proc/net/unix", encoding: .utf8)) ?? "").split(separator: "\n").dropFirst()
+            listening = unix.filter { row in
+                let fields = row.split(separator: " ", omittingEmptySubsequences: true)
+                return fields.count >= 8 && inodes.contains(String(fields[6])) && fields[3] == "00010000"  // __SO_ACCEPTCON
+            }
+            return !listening.isEmpty
+        })
         #expect(listening.count == 1 && listening.first?.hasSuffix(d.socket) == true, "\(listening)")
     }
 
@@ -116,6 +122,6 @@ import Testing
             seen.insert(id)
         }
         #expect(seen.count == count)
-        #expect(try pingsQuickly(d))
+        #expect(try answersPing(d))
     }
 }

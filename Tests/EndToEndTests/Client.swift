@@ -13,7 +13,8 @@ final class Client: @unchecked Sendable {  // a test may write on one thread and
         // No close(fd) here: deinit runs for a class whose init throws once
         // every property is set, and a second close could hit another test's fd.
         if rc != 0 { throw ClientError.cannotConnect(String(cString: strerror(errno))) }
-        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        // Longer than any wait a test sends: a read that times out is a failure.
+        var timeout = timeval(tv_sec: 120, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
@@ -88,7 +89,7 @@ final class Client: @unchecked Sendable {  // a test may write on one thread and
 
     func get(_ id: Int) throws -> [String: Any] { try call("get", ["id": id]) }
 
-    func wait(_ id: Int, timeoutMs: Int = 20_000) throws -> [String: Any] { try call("wait", ["id": id, "timeout_ms": timeoutMs]) }
+    func wait(_ id: Int, timeoutMs: Int = 60_000) throws -> [String: Any] { try call("wait", ["id": id, "timeout_ms": timeoutMs]) }
 }
 
 struct RPCFailure: Error, CustomStringConvertible {

@@ -6,7 +6,7 @@ import Testing
 /// succeeded, none is stuck, and every job that ran twice has its cut
 /// attempt on record. CI runs the short form; `scripts/crash-torture` the
 /// long one (JQ_TORTURE_CYCLES, JQ_TORTURE_JOBS, JQ_TORTURE_SEED).
-@Suite struct CrashTortureTests {
+@Suite(.blocking) struct CrashTortureTests {
     struct Seeded: RandomNumberGenerator {
         var state: UInt64
         mutating func next() -> UInt64 {

@@ -39,19 +39,27 @@ final class Daemon: @unchecked Sendable {
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
-    /// Starts the daemon and waits until `ping` answers (deadline 20 s).
+    /// Starts the daemon and waits until `ping` answers and the log has this
+    /// start's "jobqueued started" line, which comes after the socket answers
+    /// (deadline 60 s: a loaded machine starts a debug build slowly).
     func start(extraArguments: [String] = [], environment: [String: String]? = nil) throws {
+        let startsBefore = startLines
         let process = try launch(["--config", configPath, "--db", database, "--socket", socket, "--log-level", "debug"] + extraArguments,
                                  environment: environment)
         self.process = process
-        let deadline = Date().addingTimeInterval(20)
+        let deadline = Date().addingTimeInterval(60)
+        var answered = false
         while Date() < deadline {
             if !process.isRunning { throw DaemonError.exited(process.terminationStatus, log) }
-            if let client = try? Client(socket), (try? client.call("ping")) != nil { return }
+            if !answered, let client = try? Client(socket), (try? client.call("ping")) != nil { answered = true }
+            if answered && startLines > startsBefore { return }
             usleep(20_000)
         }
         throw DaemonError.notReady(log)
     }
+
+    /// How many times the log says "jobqueued started" (it is kept across restarts).
+    var startLines: Int { log.components(separatedBy: "jobqueued started").count - 1 }
 
     /// Runs `jobqueued` with `arguments` (logs to daemon.log).
     func launch(_ arguments: [String], environment: [String: String]? = nil) throws -> Process {
@@ -117,8 +125,14 @@ enum DaemonError: Error, CustomStringConvertible {
     }
 }
 
-/// Polls `condition` until true or the deadline passes.
-func eventually(timeout: TimeInterval = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+/// Tests that act as another user or mount a file system need root (CI runs
+/// as root); elsewhere they are skipped, with the reason in the output.
+let isRoot = getuid() == 0
+
+/// Polls `condition` until true or the deadline passes. The default deadline
+/// is long on purpose: it only costs time when the test fails, and a
+/// loaded machine can take seconds for what takes milliseconds here.
+func eventually(timeout: TimeInterval = 30, _ condition: () throws -> Bool) rethrows -> Bool {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
         if try condition() { return true }
@@ -127,16 +141,47 @@ func eventually(timeout: TimeInterval = 10, _ condition: () throws -> Bool) reth
     return try condition()
 }
 
-/// Another process (Python's sqlite3) holding `database`'s write lock for
-/// `seconds`; returns once the lock is held. The process ends by itself.
-func holdWriteLock(_ database: String, seconds: Double) throws -> Process {
-    let locker = Process()
-    locker.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-    locker.arguments = ["-c", "import sqlite3, time; c = sqlite3.connect('\(database)', isolation_level=None); "
-                        + "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(\(seconds)); c.execute('COMMIT')"]
-    let out = Pipe()
-    locker.standardOutput = out
-    try locker.run()
-    _ = out.fileHandleForReading.availableData  // "locked"
-    return locker
+/// Another process (Python's sqlite3) holding a database's write lock for
+/// some seconds; it ends by itself. It prints the wall-clock time
+/// (CLOCK_REALTIME, seconds) when it took the lock and when it lets it go,
+/// so a test can tell what happened while it was held whatever its own
+/// thread was doing meanwhile.
+final class WriteLock {
+    let process = Process()
+    private let output = Pipe()
+    private var lines: [String] = []
+    /// When the lock was taken.
+    private(set) var lockedAt: Double = 0
+
+    /// Returns once the lock is held.
+    init(_ database: String, seconds: Double) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = ["-c", "import sqlite3, time; c = sqlite3.connect('\(database)', isolation_level=None); "
+                             + "c.execute('BEGIN IMMEDIATE'); print('locked', time.time(), flush=True); time.sleep(\(seconds)); "
+                             + "print('releasing', time.time(), flush=True); c.execute('COMMIT')"]
+        process.standardOutput = output
+        try process.run()
+        lockedAt = try time(after: "locked")
+    }
+
+    /// Waits until the lock is let go and the process ended; when it let go.
+    func waitForRelease() throws -> Double {
+        let releasedAt = try time(after: "releasing")
+        while process.isRunning { usleep(10_000) }
+        return releasedAt
+    }
+
+    private func time(after word: String) throws -> Double {
+        var text = ""
+        while !text.contains("\n") {
+            let data = output.fileHandleForReading.availableData
+            if data.isEmpty { throw ClientError.failed("the lock holder ended before printing \(word)") }
+            text += String(decoding: data, as: UTF8.self)
+        }
+        let fields = text.split(separator: " ")
+        guard fields.count == 2, fields[0] == word, let time = Double(fields[1].trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw ClientError.failed("the lock holder printed \(text)")
+        }
+        return time
+    }
 }

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// The Python client of docs/protocol.md and the README talks to the real daemon.
-@Suite struct ExampleClientTests {
+@Suite(.blocking) struct ExampleClientTests {
     static let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("examples/jobqueue_client.py").path
 
@@ -14,7 +14,7 @@ import Testing
 
     @Test func enqueueAndWaitFromPython() throws {
         let d = try Daemon()
-        let done = try run(["enqueue", #"{"handler": "echo", "payload": "hi", "wait_ms": 5000}"#], socket: d.socket)
+        let done = try run(["enqueue", #"{"handler": "echo", "payload": "hi", "wait_ms": 60000}"#], socket: d.socket)
         #expect(done.status == 0 && done.output.contains(#""state": "succeeded""#) && done.output.contains(#""result": "hi""#), "\(done.output)")
         let error = try run(["get", #"{"id": 999}"#], socket: d.socket)
         #expect(error.status == 1 && error.output.contains("1001"))

@@ -3,7 +3,7 @@ import Testing
 
 /// Deterministic crash points (debug builds): the daemon aborts at a chosen
 /// place; after a restart, the job is where the table says.
-@Suite struct FailpointTests {
+@Suite(.blocking) struct FailpointTests {
     enum Expected {
         /// The enqueue was not acknowledged and nothing was stored.
         case absent
@@ -36,7 +36,7 @@ import Testing
 
         let c = try d.client()
         let acknowledged = try? c.enqueue("record")
-        #expect(d.waitForExit(timeout: 10) != nil, "the daemon did not stop at \(failpoint)")
+        #expect(d.waitForExit() != nil, "the daemon did not stop at \(failpoint)")
         #expect(d.log.contains("failpoint \(failpoint) reached"))
 
         try d.start()  // no failpoint now

@@ -2,13 +2,13 @@ import Foundation
 import Testing
 
 /// Storage faults against the real daemon: a full disk and a corrupt file.
-@Suite struct FaultTests {
+@Suite(.blocking) struct FaultTests {
     func shell(_ command: String) -> Int32 {
         (try? EndToEndTests.shell(command).status) ?? -1
     }
 
-    @Test func aFullDiskFailsWritesClearlyKeepsReadsAndRecovers() throws {
-        guard getuid() == 0 else { return }  // mounting a small tmpfs needs root (CI runs as root)
+    @Test(.enabled(if: isRoot, "needs root to mount a small tmpfs"))
+    func aFullDiskFailsWritesClearlyKeepsReadsAndRecovers() throws {
         let d = try Daemon(start: false)
         let disk = d.folder + "/disk"
         try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: true)
@@ -47,14 +47,14 @@ import Testing
 
     @Test func anOutsideWriteLockDelaysEnqueuesButLosesNone() throws {
         let d = try Daemon()
-        let locker = try holdWriteLock(d.database, seconds: 3)
+        let lock = try WriteLock(d.database, seconds: 3)
         let started = Date()
         let c = try d.client()
         let ids = try (0..<20).map { _ in try c.enqueue("noop") }  // each waits for the lock, none fails
         #expect(Date().timeIntervalSince(started) > 2)
         #expect(try c.call("get", ["id": 1])["id"] as? Int == 1)
         for id in ids { #expect(try c.wait(id)["state"] as? String == "succeeded") }
-        while locker.isRunning { usleep(10_000) }
+        _ = try lock.waitForRelease()
     }
 
     @Test func aCorruptDatabaseIsRefusedWithAClearMessage() throws {

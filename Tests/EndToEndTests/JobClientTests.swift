@@ -4,7 +4,7 @@ import JobCore
 import Testing
 
 /// The Swift client library against a real daemon.
-@Suite struct JobClientTests {
+@Suite(.blocking) struct JobClientTests {
     @Test func typedCallsForEveryMethod() async throws {
         let d = try Daemon()
         let client = try await JobClient.connect(socketPath: d.socket)
@@ -12,10 +12,10 @@ import Testing
         #expect(try await client.ping().protocol == 1)
         let queued = try await client.enqueue(EnqueueRequest(handler: "echo", payload: RawJSON(validatedText: #"{"k":1}"#), tags: ["a"]))
         #expect(queued.state == .queued && !queued.duplicate)
-        let done = try await client.wait(queued.id, timeoutMs: 10_000)
+        let done = try await client.wait(queued.id, timeoutMs: 60_000)
         #expect(done.state == .succeeded && done.result?.text == #"{"k":1}"# && done.tags == ["a"])
         #expect(try await client.get(queued.id) == done)
-        let (job, duplicate) = try await client.enqueueAndWait(EnqueueRequest(handler: "noop"), waitMs: 10_000)
+        let (job, duplicate) = try await client.enqueueAndWait(EnqueueRequest(handler: "noop"), waitMs: 60_000)
         #expect(job.state == .succeeded && !duplicate)
         let batch = try await client.enqueueBatch([EnqueueRequest(handler: "noop", delayMs: 60_000), EnqueueRequest(handler: "noop")])
         #expect(batch.ids.count == 2 && batch.duplicates == [false, false])

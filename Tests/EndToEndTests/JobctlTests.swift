@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// jobctl against a real daemon: every command, option and exit status of CLI.md.
-@Suite struct JobctlTests {
+@Suite(.blocking) struct JobctlTests {
     func jobs(_ d: Daemon) throws -> Int { (try d.client().call("list", ["limit": 1000])["jobs"] as! [Any]).count }
 
     @Test func enqueuePrintsOnlyTheIdAndReadsThePayloadFromEveryWhere() throws {
@@ -28,9 +28,9 @@ import Testing
         #expect(try Jobctl.run(["enqueue", "noop", "--wait"], socket: d.socket).status == 0)
         let failed = try Jobctl.run(["enqueue", "fail", #"{"message":"nope"}"#, "--max-attempts", "1", "--wait"], socket: d.socket)
         #expect(failed.status == 1 && failed.stderr.contains("nope") && failed.stderr.hasPrefix("jobctl: "))
-        let slow = try Jobctl.run(["enqueue", "sleep", #"{"ms":5000}"#, "--wait", "--wait-timeout", "300ms"], socket: d.socket)
+        let slow = try Jobctl.run(["enqueue", "sleep", #"{"ms":60000}"#, "--wait", "--wait-timeout", "300ms"], socket: d.socket)
         #expect(slow.status == 124)
-        let id = try d.client().enqueue("sleep", ["payload": ["ms": 5000]])
+        let id = try d.client().enqueue("sleep", ["payload": ["ms": 60_000]])
         #expect(try Jobctl.run(["wait", "\(id)", "--timeout", "200ms"], socket: d.socket).status == 124)
         try d.client().call("cancel", ["id": id])
         #expect(try Jobctl.run(["wait", "\(id)"], socket: d.socket).status == 1)
