@@ -9,11 +9,14 @@ public struct DefaultPaths: Sendable, Equatable {
 
     /// System mode: root, or a system unit of systemd (its `StateDirectory=`
     /// under /var/lib or `RuntimeDirectory=` under /run), which may run as
-    /// a dedicated user.
+    /// a dedicated user. A user unit's `RuntimeDirectory=` is under
+    /// /run/user/UID: that is a per-user daemon (taken for a system one, it
+    /// read /etc's config and opened the system database, read-only).
     public init(environment: [String: String], uid: UInt32) {
         let home = environment["HOME"] ?? "/root"
+        let runtime = environment["RUNTIME_DIRECTORY"]
         isSystem = uid == 0 || environment["STATE_DIRECTORY"]?.hasPrefix("/var/lib/") == true
-            || environment["RUNTIME_DIRECTORY"]?.hasPrefix("/run/") == true
+            || (runtime?.hasPrefix("/run/") == true && runtime?.hasPrefix("/run/user/") == false)
         if isSystem {
             config = "/etc/jobqueue/jobqueued.yaml"
             database = environment["STATE_DIRECTORY"].map { Self.first($0) + "/jobs.db" } ?? "/var/lib/jobqueue/jobs.db"

@@ -23,6 +23,15 @@ import Testing
         #expect(bare.socket == "/tmp/jobqueue-1000/jobqueued.sock" && bare.database == "/st/jobqueue/jobs.db" && bare.config == "/cf/jobqueue/jobqueued.yaml")
     }
 
+    /// The per-user unit: systemd sets RUNTIME_DIRECTORY under /run/user, and
+    /// no STATE_DIRECTORY (the unit has none).
+    @Test func aUserUnitOfSystemd() {
+        let p = DefaultPaths(environment: ["HOME": "/home/ann", "XDG_RUNTIME_DIR": "/run/user/1000", "RUNTIME_DIRECTORY": "/run/user/1000/jobqueue"],
+                             uid: 1000)
+        #expect(!p.isSystem && p.config == "/home/ann/.config/jobqueue/jobqueued.yaml")
+        #expect(p.database == "/home/ann/.local/state/jobqueue/jobs.db" && p.socket == "/run/user/1000/jobqueue/jobqueued.sock")
+    }
+
     @Test func theEnvironmentVariableWinsOverTheDefaultSocket() {
         #expect(DefaultPaths(environment: ["JOBQUEUE_SOCKET": "/tmp/x.sock"], uid: 0).socket == "/tmp/x.sock")
     }
