@@ -1,4 +1,5 @@
 import CSQLite
+import Glibc
 import JobCore
 
 /// The job store: one SQLite database, one writer thread doing group commit,
@@ -25,6 +26,11 @@ public final class JobStore: Sendable {
             connection = try SQLiteConnection(path: options.path, mode: .readWrite)
         } catch {
             throw .cannotOpen(path: options.path, message: error.message)
+        }
+        // SQLite opens a file it may not write read-only without a word;
+        // every write would then fail. Refuse it at start instead.
+        if sqlite3_db_readonly(connection.handle, "main") == 1 {
+            throw .cannotOpen(path: options.path, message: "the file is read-only for this user (uid \(getuid())); jobqueued needs to write it")
         }
         sqlite3_busy_timeout(connection.handle, options.busyTimeoutMs)
         let migrator = Migrator(migrations: options.migrations)

@@ -57,6 +57,19 @@ import Testing
         _ = try lock.waitForRelease()
     }
 
+    @Test(.enabled(if: isRoot, "needs root to run the daemon as a user who may only read the database"))
+    func aDatabaseItMayNotWriteIsRefusedAtStart() throws {
+        let d = try Daemon(start: false)
+        #expect(try Daemon.runToEnd(["migrate", "--db", d.database]).status == 0)
+        for path in [d.folder, d.database, d.configPath] { chmod(path, path == d.folder ? 0o755 : 0o644) }
+        let before = try Data(contentsOf: URL(fileURLWithPath: d.database))
+        // SQLite would open it read-only without a word, and every write would fail.
+        let run = try runToEnd("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", Daemon.binary,
+                                                    "--config", d.configPath, "--db", d.database, "--socket", d.folder + "/s.sock"])
+        #expect(run.status != 0 && run.output.contains("read-only"), "\(run.output)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: d.database)) == before)
+    }
+
     @Test func aCorruptDatabaseIsRefusedWithAClearMessage() throws {
         let d = try Daemon(start: false)
         try Data(repeating: 0x42, count: 8192).write(to: URL(fileURLWithPath: d.database))
