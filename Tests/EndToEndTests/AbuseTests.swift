@@ -51,7 +51,7 @@ import Testing
             sent += 1
         }
         // Answered at all: a daemon held up by the greedy client never would
-        // (it never reads), and the test client would give up after 30 s.
+        // (it never reads), and the test client would give up after 120 s.
         let other = try d.client()
         #expect(try other.call("ping")["protocol"] as? Int == 1)
         #expect(sent < 200_000, "the socket never filled: the daemon kept reading a client that does not read")

@@ -4,7 +4,7 @@ import Testing
 /// Abusive clients over the real socket: the daemon keeps answering `ping`
 /// through all of it. No wall-clock bound: a daemon held up by an abuser
 /// would not answer at all while the abuser waits for the answer (the test
-/// client gives up after 30 s), and a loaded machine can make any answer slow.
+/// client gives up after 120 s), and a loaded machine can make any answer slow.
 @Suite(.blocking) struct AbusiveClientTests {
     func answersPing(_ d: Daemon) throws -> Bool {
         try d.client().call("ping")["protocol"] as? Int == 1

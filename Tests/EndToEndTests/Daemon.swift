@@ -149,7 +149,6 @@ func eventually(timeout: TimeInterval = 30, _ condition: () throws -> Bool) reth
 final class WriteLock {
     let process = Process()
     private let output = Pipe()
-    private var lines: [String] = []
     /// When the lock was taken.
     private(set) var lockedAt: Double = 0
 

@@ -19,7 +19,14 @@ import Testing
         }
     }
 
-    @Test func theUnitsVerifyAndTheServiceScoresAtMost2() throws {
+    /// systemd-analyze run by a user other than root creates /run/systemd if
+    /// it is missing, and cannot: on a machine (a container) where systemd
+    /// never ran, only root can verify units ("Failed to create directory
+    /// '/run/systemd/': Permission denied", seen on a fresh debootstrap).
+    static let canVerifyUnits = isRoot || FileManager.default.fileExists(atPath: "/run/systemd")
+
+    @Test(.enabled(if: canVerifyUnits, "systemd-analyze needs root, or a /run/systemd that a running systemd made"))
+    func theUnitsVerifyAndTheServiceScoresAtMost2() throws {
         let d = try Daemon(start: false)
         try stagedUnits(d.folder)
         let system = try shell("cd \(d.folder) && systemd-analyze verify ./jobqueued.service ./jobqueued.socket")
@@ -95,14 +102,16 @@ import Testing
         #expect(try Client(d.socket).call("ping")["protocol"] as? Int == 1)  // answering by the time READY=1 is sent
 
         // Every half of WATCHDOG_USEC: each gap below the full second
-        // systemd allows, and none so short that the daemon spams.
+        // systemd allows, and none so short that the daemon spams (a gap is
+        // the sleep after one round trip plus the next round trip, so a slow
+        // round trip shortens the following gap: the floor is loose).
         var pings: [Double] = []
         while pings.count < 4, let message = notify.next() {
             if message.text == "WATCHDOG=1" { pings.append(message.at) }
         }
         #expect(pings.count == 4)
         let gaps = zip(pings.dropFirst(), pings).map { $0 - $1 }
-        #expect(gaps.allSatisfy { $0 > 0.25 && $0 < 1.0 }, "WATCHDOG=1 every ~500 ms, got \(gaps)")
+        #expect(gaps.allSatisfy { $0 > 0.1 && $0 < 1.0 }, "WATCHDOG=1 every ~500 ms, got \(gaps)")
 
         kill(process.processIdentifier, SIGHUP)
         var sawReloading = false, sawReadyAfter = false
