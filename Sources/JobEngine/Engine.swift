@@ -187,7 +187,9 @@ public final class Engine: @unchecked Sendable {
     private func scheduleWake(at due: Timestamp) {
         lock.lock()
         defer { lock.unlock() }
-        if let timer, timer.due <= due, timer.due > clock() { return }
+        // A pending timer no later than this one will wake the dispatcher (a
+        // fired one is nil): keep it.
+        if let timer, timer.due <= due { return }
         timer?.task.cancel()
         let delay = max(due.milliseconds(since: clock()), 0) + 1
         nextTimerToken += 1
