@@ -116,6 +116,7 @@ func runWorkloads() throws -> [Figure] {
     defer { daemon.stop() }  // a global's deinit never runs at exit: stop explicitly
     try daemon.start()
     let client = try SocketClient(path: daemon.socket)
+    let pid = daemon.process!.processIdentifier
 
     // W1 and W2 twice: with the 4 workers running the jobs as they come
     // (enqueues and the jobs' claims and ends share the writer), and with
@@ -128,13 +129,16 @@ func runWorkloads() throws -> [Figure] {
         if selected(paused ? "W1-paused" : "W1") {
             let n = quick ? 200 : 5000
             var latencies: [Double] = []
+            let meter = try Meter(pid: pid, client: client)
             let t0 = now()
             for _ in 0..<n {
                 let t = now()
                 _ = try client.call("enqueue", #"{"handler":"noop","payload":\#(payload)}"#)
                 latencies.append(Double(now() - t) / 1e3)
             }
-            figures.append(Figure(name: "W1 enqueue, 1 client" + suffix, value: Double(n) / (Double(now() - t0) / 1e9), unit: "/s", note: ""))
+            let elapsed = now() - t0
+            figures += try meter.stop("W1" + suffix, jobs: n, requests: n)
+            figures.append(Figure(name: "W1 enqueue, 1 client" + suffix, value: Double(n) / (Double(elapsed) / 1e9), unit: "/s", note: ""))
             figures.append(Figure(name: "W1 p50" + suffix, value: percentile(latencies, 0.5), unit: "µs", note: ""))
             figures.append(Figure(name: "W1 p99" + suffix, value: percentile(latencies, 0.99), unit: "µs", note: ""))
         }
@@ -145,6 +149,7 @@ func runWorkloads() throws -> [Figure] {
             let total = quick ? 1600 : 50_000
             let group = DispatchGroup()
             let socketPath = daemon.socket
+            let meter = try Meter(pid: pid, client: client)
             let t0 = now()
             for _ in 0..<clients {
                 group.enter()
@@ -155,7 +160,9 @@ func runWorkloads() throws -> [Figure] {
                 }.start()
             }
             group.wait()
-            figures.append(Figure(name: "W2 enqueue, 16 clients" + suffix, value: Double(total) / (Double(now() - t0) / 1e9), unit: "/s",
+            let elapsed = now() - t0
+            figures += try meter.stop("W2" + suffix, jobs: total, requests: total)
+            figures.append(Figure(name: "W2 enqueue, 16 clients" + suffix, value: Double(total) / (Double(elapsed) / 1e9), unit: "/s",
                                   note: "\(total) jobs"))
         }
     }
@@ -170,21 +177,28 @@ func runWorkloads() throws -> [Figure] {
         _ = try client.call("pause", #"{"queue":"default"}"#)
         let batch = "{\"jobs\":[" + Array(repeating: #"{"handler":"noop","payload":\#(payload)}"#, count: 1000).joined(separator: ",") + "]}"
         var rates: [Double] = []
+        let batchMeter = try Meter(pid: pid, client: client)
         for _ in 0..<(total / 1000) {
             let t = now()
             let ids = try client.call("enqueue_batch", batch).member("ids")?.elements?.count
             check(ids == 1000, "batch of 1000")
             rates.append(1000 / (Double(now() - t) / 1e9))
         }
+        let batchCosts = try batchMeter.stop("batch", jobs: total, requests: total / 1000)
         if selected("batch") {
+            figures += batchCosts
             figures.append(Figure(name: "enqueue_batch of 1,000", value: percentile(rates, 0.5), unit: "jobs/s", note: ""))
         }
         let before = try count(client, "succeeded")
+        let meter = try Meter(pid: pid, client: client)
         let t0 = now()
         _ = try client.call("resume", #"{"queue":"default"}"#)
         while try count(client, "succeeded") < before + total { usleep(2000) }
+        let elapsed = now() - t0
+        let drainCosts = try meter.stop("W3", jobs: total, requests: total)
         if selected("W3") {
-            figures.append(Figure(name: "W3 drain no-op jobs, 4 workers", value: Double(total) / (Double(now() - t0) / 1e9),
+            figures += drainCosts
+            figures.append(Figure(name: "W3 drain no-op jobs, 4 workers", value: Double(total) / (Double(elapsed) / 1e9),
                                   unit: "jobs/s", note: "\(total) jobs"))
         }
     }
@@ -193,12 +207,14 @@ func runWorkloads() throws -> [Figure] {
     if selected("W4") {
         let n = quick ? 100 : 2000
         var latencies: [Double] = []
+        let meter = try Meter(pid: pid, client: client)
         for _ in 0..<n {
             let t = now()
             let job = try client.call("enqueue", #"{"handler":"noop","payload":\#(payload),"wait_ms":10000}"#)
             latencies.append(Double(now() - t) / 1e3)
             check(job.member("state")?.string == "succeeded", "submit-and-wait succeeded")
         }
+        figures += try meter.stop("W4", jobs: n, requests: n)
         figures.append(Figure(name: "W4 submit-and-wait p50", value: percentile(latencies, 0.5), unit: "µs", note: ""))
         figures.append(Figure(name: "W4 submit-and-wait p99", value: percentile(latencies, 0.99), unit: "µs", note: ""))
     }
@@ -210,10 +226,13 @@ func runWorkloads() throws -> [Figure] {
         let batch = "{\"jobs\":[" + Array(repeating: #"{"handler":"exec","payload":{"argv":["/bin/true"]}}"#, count: n).joined(separator: ",") + "]}"
         _ = try client.call("enqueue_batch", batch)
         let before = try count(client, "succeeded")
+        let meter = try Meter(pid: pid, client: client)
         let t0 = now()
         _ = try client.call("resume", #"{"queue":"default"}"#)
         while try count(client, "succeeded") < before + n { usleep(2000) }
-        figures.append(Figure(name: "W5 exec /bin/true, 4 workers", value: Double(n) / (Double(now() - t0) / 1e9), unit: "jobs/s",
+        let elapsed = now() - t0
+        figures += try meter.stop("W5", jobs: n, requests: n)
+        figures.append(Figure(name: "W5 exec /bin/true, 4 workers", value: Double(n) / (Double(elapsed) / 1e9), unit: "jobs/s",
                               note: "\(n) jobs"))
         check(try count(client, "failed") == 0, "exec jobs succeeded")
     }
@@ -265,7 +284,7 @@ for name in names {
     if let key = ratios[name], let floorValue = floor[key] {
         note += (note.isEmpty ? "" : "; ") + String(format: "%.2f× the C floor (%.0f)", median / floorValue, floorValue)
     }
-    if values.count > 1 { note += (note.isEmpty ? "" : "; ") + "runs: " + values.map { String(format: "%.0f", $0) }.joined(separator: ", ") }
+    if values.count > 1 { note += (note.isEmpty ? "" : "; ") + "runs: " + values.map { String(format: $0 < 100 ? "%.3f" : "%.0f", $0) }.joined(separator: ", ") }
     print(name.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
-          + String(format: "%.0f %@", median, figure.unit).padding(toLength: 16, withPad: " ", startingAt: 0) + "  " + note)
+          + String(format: median < 100 ? "%.3f %@" : "%.0f %@", median, figure.unit).padding(toLength: 16, withPad: " ", startingAt: 0) + "  " + note)
 }

@@ -376,6 +376,7 @@ public final class Engine: @unchecked Sendable {
         public var busy: Int
         public var workers: Int
         public var uptimeMs: Int64
+        public var storage: WriterCounters
     }
 
     /// Every configured queue and every queue that holds jobs.
@@ -389,6 +390,7 @@ public final class Engine: @unchecked Sendable {
         let concurrency = Dictionary(uniqueKeysWithValues: queues.keys.map { ($0, config.concurrency(of: $0)) })
         let uptime = ContinuousClock.now - startedAt
         return Stats(queues: queues, concurrency: concurrency, busy: runningCount, workers: config.workers,
-                     uptimeMs: uptime.components.seconds * 1000 + uptime.components.attoseconds / 1_000_000_000_000_000)
+                     uptimeMs: uptime.components.seconds * 1000 + uptime.components.attoseconds / 1_000_000_000_000_000,
+                     storage: store.writerCounters)
     }
 }

@@ -36,15 +36,28 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// WAL frames written since the last checkpoint, set by the WAL hook
     /// (on this thread, inside COMMIT).
     fileprivate var walFrames: Int32 = 0
+    /// The WAL's length in frames after the last commit (the hook's own view).
+    fileprivate var walLength: Int32 = 0
+    /// What this writer has done since it started, for `stats`.
+    private let commits = Atomic<Int>(0)
+    private let writes = Atomic<Int>(0)
+    private let walFramesAppended = Atomic<Int>(0)
+    private let pageSize: Int
 
     init(connection: SQLiteConnection, options: StoreOptions) {
         self.connection = connection
         self.options = options
         self.maxActiveJobsSetting = options.maxActiveJobs
+        self.pageSize = Int((try? connection.firstRow("read page_size", "PRAGMA page_size") { $0.int(0) }) ?? 4096)
         // Replaces SQLite's automatic checkpoint, which would run inside the
         // COMMIT of a caller and add its cost to that caller's answer.
         sqlite3_wal_hook(connection.handle, { context, _, _, frames in
-            Unmanaged<GroupCommitWriter>.fromOpaque(context!).takeUnretainedValue().walFrames = frames
+            let writer = Unmanaged<GroupCommitWriter>.fromOpaque(context!).takeUnretainedValue()
+            // `frames` is the WAL's length: it starts again from 0 after a checkpoint.
+            let appended = frames >= writer.walLength ? frames - writer.walLength : frames
+            writer.walFramesAppended.add(Int(appended), ordering: .relaxed)
+            writer.walLength = frames
+            writer.walFrames = frames
             return SQLITE_OK
         }, Unmanaged.passUnretained(self).toOpaque())
     }
@@ -57,6 +70,13 @@ final class GroupCommitWriter: @unchecked Sendable {
     var maxActiveJobs: Int {
         get { condition.lock(); defer { condition.unlock() }; return maxActiveJobsSetting }
         set { condition.lock(); maxActiveJobsSetting = newValue; condition.unlock() }
+    }
+
+    /// Transactions committed, requests they held, and the bytes they
+    /// appended to the WAL (frames × page size, without frame headers).
+    var counters: WriterCounters {
+        WriterCounters(commits: commits.load(ordering: .relaxed), writes: writes.load(ordering: .relaxed),
+                       walBytes: walFramesAppended.load(ordering: .relaxed) * pageSize, pageSize: pageSize)
     }
 
     /// Queues a request; the writer answers it after its transaction.
@@ -181,6 +201,8 @@ final class GroupCommitWriter: @unchecked Sendable {
             batch.forEach { $0.fail(error) }
             return
         }
+        commits.add(1, ordering: .relaxed)
+        writes.add(batch.count, ordering: .relaxed)
         if transaction.enqueued > 0 { Failpoint.afterCommit.hit() }
         batch.forEach { $0.answer() }
     }

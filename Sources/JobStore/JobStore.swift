@@ -96,6 +96,9 @@ public final class JobStore: Sendable {
         writer.expediteDeferred()
     }
 
+    /// Commits, writes and WAL bytes since the store opened.
+    public var writerCounters: WriterCounters { writer.counters }
+
     var writerMaxActiveJobs: Int {
         get { writer.maxActiveJobs }
         set { writer.maxActiveJobs = newValue }

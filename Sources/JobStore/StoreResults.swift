@@ -88,3 +88,14 @@ public struct JobPage: Hashable, Sendable {
     /// The cursor of the next page; nil on the last page.
     public var nextAfterID: Int64?
 }
+
+/// What the writer has done since the store opened (`stats.storage`).
+public struct WriterCounters: Hashable, Sendable {
+    /// Transactions committed: with `durability: full`, one fsync each.
+    public var commits: Int
+    /// Write requests those transactions held.
+    public var writes: Int
+    /// Bytes appended to the WAL by those commits (pages only, not the 24-byte frame headers).
+    public var walBytes: Int
+    public var pageSize: Int
+}

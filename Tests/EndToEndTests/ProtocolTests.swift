@@ -15,6 +15,18 @@ import Testing
         #expect(d.log.contains("jobqueued started") && d.log.contains("socket=\(d.socket)") && d.log.contains("sqlite="))
     }
 
+    @Test func statsCountTheWritersCommitsAndWALBytes() throws {
+        let d = try Daemon()
+        let c = try d.client()
+        _ = try c.call("pause", ["queue": "default"])  // nothing else writes meanwhile, but the start-up's pruning may
+        let before = try c.call("stats")["storage"] as! [String: Int]
+        _ = try c.call("enqueue_batch", ["jobs": [["handler": "noop"], ["handler": "noop"]]])
+        let after = try c.call("stats")["storage"] as! [String: Int]
+        // The batch is a request in a transaction; its pages went to the WAL.
+        #expect(after["commits"]! >= before["commits"]! + 1 && after["writes"]! >= before["writes"]! + 1)
+        #expect(after["page_size"]! >= 512 && after["wal_bytes"]! - before["wal_bytes"]! >= after["page_size"]!)
+    }
+
     @Test func enqueueGetWaitList() throws {
         let d = try Daemon()
         let c = try d.client()

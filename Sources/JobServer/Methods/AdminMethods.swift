@@ -34,6 +34,14 @@ enum StatsMethod: RPCMethod {
             }
             o.member("version") { $0.string(context.version) }
             o.member("uptime_ms") { $0.integer(stats.uptimeMs) }
+            o.member("storage") { w in
+                w.object { k in
+                    k.member("commits") { $0.integer(stats.storage.commits) }
+                    k.member("writes") { $0.integer(stats.storage.writes) }
+                    k.member("wal_bytes") { $0.integer(stats.storage.walBytes) }
+                    k.member("page_size") { $0.integer(stats.storage.pageSize) }
+                }
+            }
         }
         return w
     }
