@@ -824,7 +824,7 @@ def command_output(argv):
 
 
 def print_machine(root, args, systems):
-    fs = command_output(["findmnt", "-no", "FSTYPE,SOURCE", "-T", root])
+    fs = " ".join(command_output(["findmnt", "-no", "FSTYPE,SOURCE", "-T", root]).split())
     print(f"machine: {len(os.sched_getaffinity(0))} cores, kernel {platform.release()}, temp folder {root} on {fs}"
           f", load average {os.getloadavg()[0]:.2f}")
     floor = f"fsync floor: {fsync_floor(root):.0f} µs (median of 200 os.write+os.fdatasync of 100 bytes, same folder)"
@@ -851,8 +851,8 @@ def row_specs(sizes):
     n = sizes
     return [
         ("W1", "rate", f"W1 {n['W1']:,} enqueues, 1 client, jobs/s"),
-        ("W1 p50", "latency", "W1 enqueue p50, µs"),
-        ("W1 p99", "latency", "W1 enqueue p99, µs"),
+        ("W1 p50", "latency", "W1 enqueue latency p50, µs"),
+        ("W1 p99", "latency", "W1 enqueue latency p99, µs"),
         ("W2", "rate", f"W2 {n['W2']:,} enqueues, {CLIENTS} clients, jobs/s"),
         ("W3", "rate", f"W3 drain {n['W3']:,} no-op, {WORKERS} workers, jobs/s"),
         ("W4 p50", "latency", f"W4 submit-and-wait ({n['W4']:,}) p50, µs"),
@@ -862,10 +862,13 @@ def row_specs(sizes):
     ]
 
 
+SHORT = {"jobqueued": "jq", "beanstalkd-f0": "bs-f0", "beanstalkd-f50": "bs-f50", "gearmand": "gm"}
+
+
 def print_table(sizes, systems, cells, runs):
     specs = [s for s in row_specs(sizes) if any(s[0] in c for c in cells.values())]
     peers = [s for s in systems if s != "jobqueued"] if "jobqueued" in systems else []
-    header = ["workload"] + systems + ["jq/" + p for p in peers]
+    header = ["workload"] + systems + ["jq/" + SHORT[p] for p in peers]
     rows = []
     for key, _kind, label in specs:
         values = {}
@@ -890,19 +893,23 @@ def print_table(sizes, systems, cells, runs):
              for r in [header] + rows]
     print(f"\nmedian of {runs} run{'s' if runs != 1 else ''}")
     print("\n".join(lines))
-    print("""
-jq/X: jobqueued's figure divided by X's. For jobs/s rows above 1 means
-jobqueued is faster; for µs rows (latencies) below 1 means jobqueued is faster.
-Durability: jobqueued and beanstalkd-f0 answer an enqueue only after it is
-on disk; beanstalkd-f50 fsyncs at most every 50 ms (can lose the last
-acknowledged jobs); gearmand keeps jobs in memory only (loses all queued jobs).
+    if peers:
+        print("\njq/X: jobqueued's figure divided by X's (" + ", ".join(f"{SHORT[p]} = {p}" for p in peers) + ").")
+        print("  jobs/s rows: above 1 means jobqueued is faster; µs rows: below 1 means jobqueued is faster.")
+    print("""Durability: jobqueued and beanstalkd-f0 answer an enqueue only after it is
+  on disk; beanstalkd-f50 fsyncs at most every 50 ms (a crash can lose the
+  last acknowledged jobs); gearmand keeps jobs in memory only.
 W1, W2: jobqueued's 4 workers run the noop jobs meanwhile; the peers only
-enqueue (no workers). W3, W5: jobs are enqueued before the timed part (jobqueued: queue paused,
-enqueue_batch, then resume, timed to stats showing all succeeded; peers: 4
-worker processes, reserve+delete / GRAB_JOB+WORK_COMPLETE, ack and next fetch
-pipelined). W5 peers: posix_spawn+waitpid of /bin/true per job. W4: one
-worker process for the peers (beanstalkd: put + reserve of the reply in one
-write, the reply's delete untimed; gearmand: SUBMIT_JOB until WORK_COMPLETE).""")
+  enqueue, no workers.
+W3, W5: jobs enqueued before the timed part. jobqueued: queue paused,
+  enqueue_batch, resume, timed until stats shows all succeeded. Peers: 4
+  worker processes (reserve+delete / GRAB_JOB+WORK_COMPLETE, the ack and the
+  next fetch pipelined in one write), timed until the last ack; W5 peers run
+  /bin/true with posix_spawn+waitpid per job.
+W4: sequential. jobqueued: enqueue with wait_ms. beanstalkd: put to "jobs" and
+  reserve of the reply from the client's own tube in one write (the reply's
+  delete untimed), one worker process (reply put, job delete, next reserve in
+  one write). gearmand: SUBMIT_JOB until WORK_COMPLETE, one worker process.""")
 
 
 # --------------------------------------------------------------------------

@@ -1,17 +1,20 @@
 /*
  * slowflush.c: an LD_PRELOAD shim that makes every fsync/fdatasync slower.
  *
- * Why: the benchmarks run on a VM disk (or a datacenter SSD with power-loss
- * protection) where a flush costs tens of microseconds. A consumer SSD
- * without power-loss protection needs hundreds of microseconds to milliseconds
- * per flush. Throughput of a durable queue is bounded by flushes per second,
- * so to see how a design behaves on such a disk (does it group commits, or
- * pay one flush per job?) we add a fixed delay after each real flush.
+ * Why: the benchmark machines flush fast (a VM disk, or a datacenter SSD
+ * with power-loss protection: tens to a couple of hundred microseconds). A
+ * consumer SSD without power-loss protection needs hundreds of microseconds
+ * to milliseconds per flush. Throughput of a durable queue is bounded by
+ * flushes per second, so to see how a design behaves on such a disk (does it
+ * group commits, or pay one flush per job?) we add a fixed delay after each
+ * real flush.
  *
  * Each call runs the real function (looked up with dlsym(RTLD_NEXT)), then
  * sleeps SLOW_FLUSH_US microseconds (environment variable, read once;
  * default 400; 0 turns the delay off). The real return value and errno are
- * kept.
+ * kept. Only the calling thread waits, as it would for a slow disk; flushes
+ * from several threads at once wait side by side (a real disk might queue
+ * them), which does not matter for a single writer such as SQLite's.
  *
  * Build: cc -O2 -shared -fPIC -o slowflush.so slowflush.c -ldl
  * Use:   LD_PRELOAD=$PWD/slowflush.so SLOW_FLUSH_US=1000 some-server ...
@@ -24,6 +27,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,11 +52,17 @@ static void init(void)
 }
 
 /* Sleep delay_us on the monotonic clock; resume after a signal so that the
- * whole delay is always paid. */
+ * whole delay is always paid. The thread's timer slack (50 µs by default:
+ * the kernel may wake a sleeper that much late) is cut to 1 ns for the
+ * sleep and restored afterwards, so the delay is close to the one asked
+ * for; what remains is the wake-up latency of the machine. */
 static void delay(void)
 {
     if (delay_us <= 0)
         return;
+    int slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+    if (slack > 1)
+        prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     struct timespec ts = {
         .tv_sec = delay_us / 1000000,
         .tv_nsec = (delay_us % 1000000) * 1000,
@@ -67,6 +77,8 @@ static void delay(void)
     }
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR)
         ;
+    if (slack > 1)
+        prctl(PR_SET_TIMERSLACK, (unsigned long)slack, 0, 0, 0);
 }
 
 static int slow(flush_fn fn, int fd)

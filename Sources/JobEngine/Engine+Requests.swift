@@ -14,7 +14,7 @@ extension Engine {
         }
         do {
             let result = try await store.enqueueAndClaim(job, request)
-            for claimed in result.claimed { launch(claimed) }
+            accept(result.claimed)
             // The claim took what the free slots allowed: a dispatcher pass
             // now would find nothing more, unless it was turned away while
             // this claim ran.
@@ -48,8 +48,15 @@ extension Engine {
         return job
     }
 
+    /// Its jobs claimed ahead go back to `queued`: a paused queue starts
+    /// nothing, and they had not started. No claim runs meanwhile, so none
+    /// can hand over jobs of the queue after they were put back.
     public func pause(queue: String) async throws(StoreError) {
+        await holdClaims()
+        defer { if endClaim() { wake() } }
         try await store.pause(queue: queue)
+        let unstarted = removeClaimedAhead(queue: queue)
+        try await store.releaseUnstarted(unstarted.map { ($0.id, $0.attempts) })
     }
 
     public func resume(queue: String) async throws(StoreError) {

@@ -3,10 +3,11 @@ import JobCore
 import JobStore
 import Logging
 
-/// The daemon's engine: it knows the free worker slots, claims exactly that
-/// many ready jobs, runs them, records how they ended, and wakes whoever
-/// waits for them. Woken by enqueues, completions and a timer set to the
-/// earliest `run_at`; there is no polling loop.
+/// The daemon's engine: it knows the free worker slots, claims that many
+/// ready jobs (and, while jobs are short, up to `lookahead` more to start as
+/// slots free up, so that many jobs share a commit), runs them, records how
+/// they ended, and wakes whoever waits for them. Woken by enqueues,
+/// completions and a timer set to the earliest `run_at`; there is no polling loop.
 public final class Engine: @unchecked Sendable {
     public let store: JobStore
     let logger: Logger
@@ -34,6 +35,19 @@ public final class Engine: @unchecked Sendable {
     private var timer: (due: Timestamp, token: UInt64, task: Task<Void, Never>)?
     private var nextTimerToken: UInt64 = 0
     private var random = SystemRandomNumberGenerator()
+    /// Jobs claimed ahead (`running` in the database, not started), in claim order.
+    private var claimedAhead: [Job] = []
+    /// How long attempts take, on average (ns, a moving average): the
+    /// engine claims ahead only while they are short.
+    private var averageRunNanos: Double = .infinity
+
+    /// The most jobs claimed ahead of the free slots.
+    let lookahead: Int
+    /// Attempts that take this long on average or longer are not claimed
+    /// ahead: a commit is then small beside the job, and a job claimed
+    /// ahead would only wait (and show as running) for longer.
+    static let shortJobNanos: Double = 20_000_000
+    public static let defaultLookahead = 64
 
     private let wakeups: AsyncStream<Void>
     private let wakeupSender: AsyncStream<Void>.Continuation
@@ -47,8 +61,10 @@ public final class Engine: @unchecked Sendable {
         var abandoned = false
     }
 
-    public init(store: JobStore, config: DaemonConfig, logger: Logger, clock: @escaping @Sendable () -> Timestamp = systemClock) {
+    public init(store: JobStore, config: DaemonConfig, logger: Logger, clock: @escaping @Sendable () -> Timestamp = systemClock,
+                lookahead: Int = Engine.defaultLookahead) {
         self.store = store
+        self.lookahead = lookahead
         self.currentConfig = config
         self.logger = logger
         self.clock = clock
@@ -119,7 +135,7 @@ public final class Engine: @unchecked Sendable {
             // transaction. The read holds no claim, so enqueues may claim meanwhile.
             if let free = freeSlots(), try store.mayClaim(free, now: clock()), let request = beginClaim(byDispatcher: true) {
                 defer { _ = endClaim() }
-                for job in try await store.claim(request) { launch(job) }
+                accept(try await store.claim(request))
             }
         } catch {
             logger.error("cannot claim jobs", metadata: ["error": "\(error)"])
@@ -150,15 +166,25 @@ public final class Engine: @unchecked Sendable {
         lock.withLock { freeSlotsLocked() }
     }
 
+    /// A queue's slots are taken by its running jobs and by its jobs claimed
+    /// ahead (they start as soon as it has one). Jobs claimed ahead are
+    /// topped up once half of them have started.
     private func freeSlotsLocked() -> ClaimRequest? {
-        let free = currentConfig.workers - busyTotal
-        guard free > 0, !stopping else { return nil }
+        guard !stopping else { return nil }
+        var waiting: [String: Int] = [:]
+        for job in claimedAhead { waiting[job.queue, default: 0] += 1 }
         var slots: [String: Int] = [:]
-        for (queue, settings) in currentConfig.queues { slots[queue] = settings.concurrency - (busyPerQueue[queue] ?? 0) }
-        for (queue, busy) in busyPerQueue where slots[queue] == nil {
-            slots[queue] = currentConfig.concurrency(of: queue) - busy
+        for queue in Set(currentConfig.queues.keys).union(busyPerQueue.keys).union(waiting.keys) {
+            slots[queue] = currentConfig.concurrency(of: queue) - (busyPerQueue[queue] ?? 0) - (waiting[queue] ?? 0)
         }
-        return ClaimRequest(maxJobs: free, slotsPerQueue: slots, slotsForOtherQueues: DaemonConfig.defaultQueueConcurrency)
+        // Workers that no job claimed ahead will take: those whose queue has a slot start at once.
+        let startable = waiting.reduce(0) { $0 + min($1.value, max(0, currentConfig.concurrency(of: $1.key) - (busyPerQueue[$1.key] ?? 0))) }
+        let free = currentConfig.workers - busyTotal - startable
+        let target = averageRunNanos < Self.shortJobNanos ? lookahead : 0
+        let ahead = claimedAhead.count * 2 <= target ? target - claimedAhead.count : 0
+        guard free > 0 || ahead > 0 else { return nil }
+        return ClaimRequest(maxJobs: max(free, 0), slotsPerQueue: slots, slotsForOtherQueues: DaemonConfig.defaultQueueConcurrency,
+                            ahead: ahead)
     }
 
     /// Sets the timer to the earliest `run_at` of a waiting job.
@@ -207,6 +233,20 @@ public final class Engine: @unchecked Sendable {
         timer = (due, token, task)
     }
 
+    /// Waits until no claim is under way and keeps others from starting,
+    /// until `endClaim()`.
+    func holdClaims() async {
+        while true {
+            let held = lock.withLock {
+                if claimInFlight { return false }
+                claimInFlight = true
+                return true
+            }
+            if held { return }
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+    }
+
     /// Ends a claim; true when the dispatcher was turned away meanwhile
     /// and must be woken.
     func endClaim() -> Bool {
@@ -219,15 +259,62 @@ public final class Engine: @unchecked Sendable {
 
     // MARK: - Running jobs
 
-    func launch(_ job: Job) {
-        let handle = CommandHandle()
-        lock.lock()
+    /// Starts what a claim marked to start now, keeps the jobs claimed ahead.
+    func accept(_ claimed: [Job]) {
+        let ahead = claimed.filter { $0.startedAt == nil }
+        if !ahead.isEmpty { lock.withLock { claimedAhead += ahead } }
+        for job in claimed where job.startedAt != nil { launch(job) }
+        startClaimedAhead()
+    }
+
+    /// Starts jobs claimed ahead while a worker and their queue's slot are free.
+    private func startClaimedAhead() {
+        while let job = lock.withLock({ takeClaimedAheadLocked() }) {
+            store.recordStart(job.id, attempt: job.attempts, at: job.startedAt!)
+            run(job)
+        }
+    }
+
+    /// The first job claimed ahead that may start now, its slot taken.
+    private func takeClaimedAheadLocked() -> Job? {
+        guard !stopping, busyTotal < currentConfig.workers,
+              let index = claimedAhead.firstIndex(where: { (busyPerQueue[$0.queue] ?? 0) < currentConfig.concurrency(of: $0.queue) })
+        else { return nil }
+        var job = claimedAhead.remove(at: index)
+        job.startedAt = clock()
+        takeSlotLocked(job)
+        return job
+    }
+
+    /// Takes jobs claimed ahead out of the engine (of `queue`, or all):
+    /// the caller puts them back in the store.
+    func removeClaimedAhead(queue: String?) -> [Job] {
+        lock.withLock {
+            let removed = claimedAhead.filter { queue == nil || $0.queue == queue }
+            claimedAhead.removeAll { queue == nil || $0.queue == queue }
+            return removed
+        }
+    }
+
+    private func takeSlotLocked(_ job: Job) {
         busyTotal += 1
         busyPerQueue[job.queue, default: 0] += 1
-        running[job.id] = RunningJob(job: job, handle: handle)
+        running[job.id] = RunningJob(job: job, handle: CommandHandle())
+    }
+
+    func launch(_ job: Job) {
+        lock.withLock { takeSlotLocked(job) }
+        run(job)
+    }
+
+    /// Runs a job whose slot is taken.
+    private func run(_ job: Job) {
+        lock.lock()
+        let handle = running[job.id]!.handle
         let handler = currentConfig.handler(named: job.handler)
         let executor = JobExecutor(maxResultBytes: currentConfig.limits.maxResultBytes, logger: logger, clock: clock)
         lock.unlock()
+        let started = DispatchTime.now().uptimeNanoseconds
         logger.debug("job started", metadata: ["job": "\(job.id)", "handler": "\(job.handler)", "attempt": "\(job.attempts)"])
 
         Failpoint.afterClaim.hit()
@@ -238,28 +325,34 @@ public final class Engine: @unchecked Sendable {
             } else {
                 outcome = .failed(JobFailure(message: "unknown handler \"\(job.handler)\"", at: clock()), permanent: true)
             }
-            await finish(job, outcome)
+            await finish(job, outcome, ranNanos: DispatchTime.now().uptimeNanoseconds - started)
         }
         lock.lock()
         running[job.id]?.task = task
         lock.unlock()
     }
 
-    private func finish(_ job: Job, _ outcome: AttemptOutcome) async {
+    private func finish(_ job: Job, _ outcome: AttemptOutcome, ranNanos: UInt64) async {
         Failpoint.afterHandler.hit()
-        // The handler is done, so its slot is free now: the claim that fills
-        // it can share a transaction with this job's completion.
+        // The handler is done, so its slot is free now: a job claimed ahead
+        // takes it at once, or the claim that fills it can share a
+        // transaction with this job's end.
         let (abandoned, delay, awaited) = lock.withLock {
             busyTotal -= 1
             busyPerQueue[job.queue, default: 1] -= 1
             if busyPerQueue[job.queue] == 0 { busyPerQueue[job.queue] = nil }
+            let ran = Double(ranNanos)
+            averageRunNanos = averageRunNanos.isFinite ? averageRunNanos + (ran - averageRunNanos) / 8 : ran
             let policy = currentConfig.handler(named: job.handler)?.backoff ?? .default
             let awaited = waiters[job.id] != nil
             if !awaited { deferredEnds.insert(job.id) }
             return (running[job.id]?.abandoned ?? false, policy.delayMs(afterAttempt: job.attempts, using: &random), awaited)
         }
         defer { if !awaited { lock.withLock { _ = deferredEnds.remove(job.id) } } }
-        if !abandoned { wake() }
+        if !abandoned {
+            startClaimedAhead()
+            wake()
+        }
 
         var final: Job?
         if !abandoned {
@@ -301,6 +394,7 @@ public final class Engine: @unchecked Sendable {
     func stopRunning(_ id: JobID) {
         lock.lock()
         let entry = running[id]
+        claimedAhead.removeAll { $0.id == id }  // cancelled before it started
         lock.unlock()
         entry?.handle.cancel()
         entry?.task?.cancel()
@@ -334,6 +428,15 @@ public final class Engine: @unchecked Sendable {
         }
         for (_, task) in stopped { await task?.value }
         for task in background { task.cancel() }
+        // Claimed ahead and never started: back to queued, as they were. (A
+        // claim still under way now leaves its jobs to the next start, which
+        // does the same.)
+        let unstarted = removeClaimedAhead(queue: nil)
+        do {
+            try await store.releaseUnstarted(unstarted.map { ($0.id, $0.attempts) })
+        } catch {
+            logger.error("cannot put back jobs claimed ahead", metadata: ["count": "\(unstarted.count)", "error": "\(error)"])
+        }
         resolveAllWaiters()
     }
 

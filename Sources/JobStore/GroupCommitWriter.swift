@@ -9,10 +9,14 @@ import Synchronization
 /// While a commit is being synced, new requests gather for the next one.
 ///
 /// A write submitted as *deferrable* (no one waits for it: the end of a job
-/// no client waits on) does not start a transaction by itself for up to
-/// `deferralWindowMicroseconds`: it rides in the next transaction that
-/// another write starts, which saves that job an fsync of its own. Its
-/// caller learns of it only after the commit, as for any write.
+/// no client waits on) does not start a transaction by itself for a while:
+/// it rides in the next transaction that another write starts, which saves
+/// that job an fsync of its own. The while is as long as a few commits take
+/// (`deferralCommits` × the moving average of the last commits), never
+/// shorter than `deferralWindowMicroseconds` nor longer than
+/// `maxDeferralMicroseconds`: on a disk whose flush is slow, ends wait longer
+/// for company, because each commit they share saves more. Its caller learns
+/// of it only after the commit, as for any write.
 ///
 /// Checkpoints run on this thread too, between transactions and after the
 /// callers were answered, so no acknowledgement waits for one.
@@ -32,6 +36,9 @@ final class GroupCommitWriter: @unchecked Sendable {
     private var maxActiveJobsSetting: Int
     /// Set with `pending`, read without the lock while the writer spins.
     private let hasPending = Atomic<Bool>(false)
+
+    /// How long the last commits took, BEGIN to COMMIT (ns, a moving average).
+    private var averageCommitNanos: Double = 0
 
     /// WAL frames written since the last checkpoint, set by the WAL hook
     /// (on this thread, inside COMMIT).
@@ -92,7 +99,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             pending.append(write)
             hasPending.store(true, ordering: .releasing)
             condition.signal()
-        } else if deferrable && options.deferralWindowMicroseconds > 0 {
+        } else if deferrable && (options.deferralWindowMicroseconds > 0 || options.deferralCommits > 0) {
             deferred.append(write)
             // Only the first one changes what the writer waits for (its window's end).
             if deferred.count == 1 {
@@ -147,7 +154,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                 condition.wait()
                 continue
             }
-            let due = oldestDeferredAt + options.deferralWindowMicroseconds * 1000
+            let due = oldestDeferredAt + deferralWindowNanos
             let now = DispatchTime.now().uptimeNanoseconds
             if expedite || now >= due { break }
             _ = condition.wait(until: Date(timeIntervalSinceNow: Double(due - now) / 1e9))
@@ -168,6 +175,12 @@ final class GroupCommitWriter: @unchecked Sendable {
         return batch
     }
 
+    /// How long a deferrable write may wait for company now.
+    private var deferralWindowNanos: UInt64 {
+        let tied = UInt64(averageCommitNanos) * UInt64(options.deferralCommits)
+        return max(options.deferralWindowMicroseconds * 1000, min(tied, options.maxDeferralMicroseconds * 1000))
+    }
+
     /// A caller answered a moment ago often sends its next request at once:
     /// waiting a few microseconds for it is cheaper than sleeping and being
     /// woken (a futex round trip costs tens of microseconds here).
@@ -177,6 +190,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     }
 
     private func commit(_ batch: [any PendingWrite]) {
+        let began = DispatchTime.now().uptimeNanoseconds
         do {
             try connection.executePrepared("BEGIN IMMEDIATE")
         } catch {
@@ -201,6 +215,8 @@ final class GroupCommitWriter: @unchecked Sendable {
             batch.forEach { $0.fail(error) }
             return
         }
+        let took = Double(DispatchTime.now().uptimeNanoseconds - began)
+        averageCommitNanos += (took - averageCommitNanos) / 8
         commits.add(1, ordering: .relaxed)
         writes.add(batch.count, ordering: .relaxed)
         if transaction.enqueued > 0 { Failpoint.afterCommit.hit() }

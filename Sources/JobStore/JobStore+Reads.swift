@@ -71,7 +71,7 @@ extension JobStore {
     /// woken with nothing to claim (the enqueue took its own job) then costs
     /// no commit; a job committed after this read wakes the dispatcher again.
     public func mayClaim(_ request: ClaimRequest, now: Timestamp) throws(StoreError) -> Bool {
-        guard request.maxJobs > 0 else { return false }
+        guard request.maxJobs + request.ahead > 0 else { return false }
         return try read("look for ready jobs") { db throws(StoreError) in
             let due = try db.firstRow(
                 "look for ready jobs",
@@ -86,7 +86,7 @@ extension JobStore {
                 SELECT queue FROM job_counts WHERE state = 'queued' AND n > 0
                 AND queue NOT IN (SELECT name FROM queues WHERE paused = 1)
                 """) { $0.text(0) }
-            return ready.contains { request.slots(for: $0) > 0 }
+            return ready.contains { request.limit(for: $0) > 0 }
         }
     }
 

@@ -27,6 +27,21 @@ extension JobStore {
         try await perform { tx throws(StoreError) in try tx.claim(request) }
     }
 
+    /// A job claimed ahead has started. Rides in the next transaction and
+    /// is not awaited: until it commits, a crash puts the job back to
+    /// `queued` with this attempt not counted.
+    public func recordStart(_ id: JobID, attempt: Int, at start: Timestamp) {
+        writer.submit(UnawaitedWrite { tx throws(StoreError) in try tx.recordStart(id, attempt: attempt, at: start) }, deferrable: true)
+    }
+
+    /// Puts jobs claimed ahead that never started back to `queued`, their
+    /// attempt not counted (a pause, a shutdown). Returns how many went back.
+    @discardableResult
+    public func releaseUnstarted(_ jobs: [(id: JobID, attempt: Int)]) async throws(StoreError) -> Int {
+        guard !jobs.isEmpty else { return 0 }
+        return try await perform { tx throws(StoreError) in try tx.releaseUnstarted(jobs) }
+    }
+
     /// Records the success of attempt `attempt`. Returns nil, changing
     /// nothing, when the job is no longer running that attempt.
     /// `deferrable`: no client waits for this job (see `GroupCommitWriter`).
@@ -82,7 +97,9 @@ extension JobStore {
 
     /// At start-up: every job left `running` by an earlier run becomes a
     /// failed attempt ("daemon stopped during the attempt"), retried after
-    /// `retryDelayMs(job)` or `failed` on its last attempt. Returns them.
+    /// `retryDelayMs(job)` or `failed` on its last attempt; one claimed
+    /// ahead whose start was never recorded goes back to `queued` with its
+    /// attempt not counted. Returns them all.
     public func recoverInterrupted(retryDelayMs: @escaping @Sendable (Job) -> Int64) async throws(StoreError) -> [Job] {
         try await perform { tx throws(StoreError) in try tx.recoverInterrupted(retryDelayMs: retryDelayMs) }
     }

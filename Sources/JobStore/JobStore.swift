@@ -6,7 +6,7 @@ import JobCore
 /// and a pool of readers. Every write is answered only after its COMMIT.
 public final class JobStore: Sendable {
     public let options: StoreOptions
-    private let writer: GroupCommitWriter
+    let writer: GroupCommitWriter
     private let readers: ReaderPool
 
     /// This run's lease owner: the name on the jobs it claims.

@@ -19,8 +19,14 @@ public struct StoreOptions: Sendable {
     /// The most write requests that share one transaction.
     public var maxWritesPerTransaction = 4096
     /// How long a write that nobody is waiting on (a job's end that no
-    /// client waits for) may wait to share the next transaction. 0: never.
+    /// client waits for) may wait to share the next transaction, at least.
+    /// 0 with `deferralCommits` 0: never.
     public var deferralWindowMicroseconds: UInt64 = 1000
+    /// ... and as long as this many commits take, on the recent average
+    /// (a slow disk makes company worth waiting for),
+    public var deferralCommits = 4
+    /// ... but never longer than this.
+    public var maxDeferralMicroseconds: UInt64 = 10_000
     /// WAL frames after which the writer checkpoints between transactions.
     public var checkpointAfterFrames: Int32 = 1000
     /// The most read connections kept open when idle.

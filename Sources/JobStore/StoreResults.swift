@@ -24,20 +24,31 @@ public struct BatchEnqueueOutcome: Hashable, Sendable {
 /// What `claim` may take: at most `maxJobs` in all, and at most the free
 /// slots of each queue.
 public struct ClaimRequest: Hashable, Sendable {
+    /// Jobs to start now: the free worker slots.
     public var maxJobs: Int
     /// Free slots of the queues the config names.
     public var slotsPerQueue: [String: Int]
     /// Free slots of any other queue; nil means "as many as `maxJobs`".
     public var slotsForOtherQueues: Int?
+    /// Jobs to claim beyond the free slots, to start as slots free up
+    /// (claimed ahead: `running` with no `started_at` until they start).
+    public var ahead: Int
 
-    public init(maxJobs: Int, slotsPerQueue: [String: Int] = [:], slotsForOtherQueues: Int? = nil) {
+    public init(maxJobs: Int, slotsPerQueue: [String: Int] = [:], slotsForOtherQueues: Int? = nil, ahead: Int = 0) {
         self.maxJobs = maxJobs
         self.slotsPerQueue = slotsPerQueue
         self.slotsForOtherQueues = slotsForOtherQueues
+        self.ahead = ahead
     }
 
+    /// Jobs of `queue` that may start now.
     func slots(for queue: String) -> Int {
-        min(maxJobs, slotsPerQueue[queue] ?? slotsForOtherQueues ?? maxJobs)
+        max(0, min(maxJobs, slotsPerQueue[queue] ?? slotsForOtherQueues ?? maxJobs))
+    }
+
+    /// Jobs of `queue` this claim may take, to start now or ahead.
+    func limit(for queue: String) -> Int {
+        slots(for: queue) + ahead
     }
 }
 

@@ -6,9 +6,11 @@ extension WriteTransaction {
 
     /// Marks up to `request.maxJobs` ready jobs `running` under this run's
     /// lease, in priority DESC, run_at, id order across the queues, never
-    /// more than a queue's free slots, never from a paused queue.
+    /// more than a queue's free slots, never from a paused queue; then up
+    /// to `request.ahead` more, claimed ahead: `running` with no
+    /// `started_at` (`recordStart` sets it when one starts).
     func claim(_ request: ClaimRequest) throws(StoreError) -> [Job] {
-        guard request.maxJobs > 0 else { return [] }
+        guard request.maxJobs + request.ahead > 0 else { return [] }
         try promoteDue(limit: Self.promotionsPerClaim)
         let paused = Set(try connection.rows("claim", "SELECT name FROM queues WHERE paused = 1") { $0.text(0) })
         // Queues with ready jobs: as counted at the last commit, plus those this transaction changed.
@@ -19,25 +21,63 @@ extension WriteTransaction {
         // a single ORDER BY over several queues would sort every ready job.
         var candidates: [Candidate] = []
         for queue in queues where !paused.contains(queue) {
-            let slots = request.slots(for: queue)
-            guard slots > 0 else { continue }
-            candidates += try connection.rows("claim", Self.readyInQueue, [.text(queue), .int(Int64(slots))]) { row in
-                Candidate(id: row.int(0), priority: row.int(1), runAt: row.int(2))
+            let limit = request.limit(for: queue)
+            guard limit > 0 else { continue }
+            candidates += try connection.rows("claim", Self.readyInQueue, [.text(queue), .int(Int64(limit))]) { row in
+                Candidate(id: row.int(0), priority: row.int(1), runAt: row.int(2), queue: queue)
             }
         }
         candidates.sort()
 
+        // In order: a job starts now while its queue has a free slot, else
+        // it is claimed ahead while the lookahead lasts.
         var claimed: [Job] = []
-        for candidate in candidates.prefix(request.maxJobs) {
+        var startNow = request.maxJobs
+        var ahead = request.ahead
+        var slotsLeft: [String: Int] = [:]
+        for candidate in candidates where startNow > 0 || ahead > 0 {
+            let slots = slotsLeft[candidate.queue] ?? request.slots(for: candidate.queue)
+            let starts = startNow > 0 && slots > 0
+            guard starts || ahead > 0 else { continue }
             let job = try connection.firstRow("claim", Self.markRunning, [
-                .int(now.rawValue), .text(leaseOwner), .int(now.rawValue), .int(candidate.id),
+                starts ? .int(now.rawValue) : .null, .text(leaseOwner), .int(now.rawValue), .int(candidate.id),
             ], JobRow.decode)
-            if let job {
-                counts.move(job.queue, from: .queued, to: .running)
-                claimed.append(job)
+            guard let job else { continue }
+            counts.move(job.queue, from: .queued, to: .running)
+            claimed.append(job)
+            if starts {
+                startNow -= 1
+                slotsLeft[candidate.queue] = slots - 1
+            } else {
+                ahead -= 1
             }
         }
         return claimed
+    }
+
+    /// A job claimed ahead has started: it is an attempt from now on (a
+    /// crash before this commits puts it back without counting it).
+    func recordStart(_ id: JobID, attempt: Int, at start: Timestamp) throws(StoreError) {
+        try connection.run("record start", Self.markStarted, [
+            .int(start.rawValue), .int(start.rawValue), .int(id.rawValue), .int(Int64(attempt)),
+        ])
+    }
+
+    /// Jobs claimed ahead that never started go back to `queued` as they
+    /// were, their attempt not counted. Returns how many went back.
+    @discardableResult
+    func releaseUnstarted(_ jobs: [(id: JobID, attempt: Int)]) throws(StoreError) -> Int {
+        var released = 0
+        for job in jobs {
+            let queue = try connection.firstRow("release unstarted job", Self.release, [.int(job.id.rawValue), .int(Int64(job.attempt))]) {
+                $0.text(0)
+            }
+            if let queue {
+                counts.move(queue, from: .running, to: .queued)
+                released += 1
+            }
+        }
+        return released
     }
 
     /// Moves `scheduled` and `retrying` jobs whose time has come to `queued`,
@@ -61,6 +101,7 @@ extension WriteTransaction {
         var id: Int64
         var priority: Int64
         var runAt: Int64
+        var queue: String
 
         static func < (a: Candidate, b: Candidate) -> Bool {
             if a.priority != b.priority { return a.priority > b.priority }
@@ -80,6 +121,18 @@ extension WriteTransaction {
                         lease_owner = ?, lease_expires_at = ? + timeout_ms
         WHERE id = ? AND \(SQLStates.guardFor(.claimed))
         RETURNING \(JobRow.columns)
+        """
+
+    private static let markStarted = """
+        UPDATE jobs SET started_at = ?, lease_expires_at = ? + timeout_ms
+        WHERE id = ? AND state = 'running' AND attempts = ? AND started_at IS NULL
+        """
+
+    /// Undoes a claim ahead: the state, attempts and lease it had before.
+    private static let release = """
+        UPDATE jobs SET state = 'queued', attempts = attempts - 1, lease_owner = NULL, lease_expires_at = NULL
+        WHERE id = ? AND state = 'running' AND attempts = ? AND started_at IS NULL
+        RETURNING queue
         """
 
     private static let dueJobs = """

@@ -55,6 +55,12 @@ extension WriteTransaction {
             [.text(leaseOwner)], JobRow.decode)
         var recovered: [Job] = []
         for job in orphans {
+            if job.startedAt == nil {
+                // Claimed ahead, never started: as if it had not been claimed.
+                try releaseUnstarted([(job.id, job.attempts)])
+                if let back = try? self.job(job.id, operation: "recover") { recovered.append(back) }
+                continue
+            }
             let failure = JobFailure(message: JobFailure.interruptedMessage, at: now)
             if let job = try fail(job.id, attempt: job.attempts, failure: failure,
                                   disposition: .retry(afterMs: retryDelayMs(job))) {

@@ -4,7 +4,9 @@ import Testing
 /// Kill -9 torture: the real daemon is killed at random moments while
 /// clients enqueue and workers run; at the end every acknowledged job has
 /// succeeded, none is stuck, and every job that ran twice has its cut
-/// attempt on record. CI runs the short form; `scripts/crash-torture` the
+/// attempt on record, or was a job claimed ahead whose start was not yet
+/// committed at the kill (it runs again with the same attempt number, under
+/// the next daemon; docs/job-lifecycle.md). CI runs the short form; `scripts/crash-torture` the
 /// long one (JQ_TORTURE_CYCLES, JQ_TORTURE_JOBS, JQ_TORTURE_SEED).
 @Suite(.blocking) struct CrashTortureTests {
     struct Seeded: RandomNumberGenerator {
@@ -37,7 +39,7 @@ import Testing
         let d = try Daemon(start: false)
         let ledger = d.folder + "/ledger"
         let script = d.folder + "/record.sh"
-        try "#!/bin/sh\necho \"$JOB_ID $JOB_ATTEMPT\" >> \(ledger)\n".write(toFile: script, atomically: true, encoding: .utf8)
+        try "#!/bin/sh\necho \"$JOB_ID $JOB_ATTEMPT $PPID\" >> \(ledger)\n".write(toFile: script, atomically: true, encoding: .utf8)
         chmod(script, 0o755)
         try d.writeConfig("workers: 4\nhandlers:\n  record:\n    command: [\"\(script)\"]\n    max_attempts: 1000\n    backoff: { initial: 10ms, max: 100ms, jitter: 0 }\n")
 
@@ -85,23 +87,36 @@ import Testing
             if job["state"] as? String != "succeeded" { notSucceeded += 1 }
         }
         let lines = (try? String(contentsOfFile: ledger, encoding: .utf8))?.split(separator: "\n") ?? []
-        let runs = Dictionary(grouping: lines.compactMap { Int($0.split(separator: " ")[0]) }, by: { $0 }).mapValues(\.count)
+        // One line per run: job id, JOB_ATTEMPT, and the pid of the daemon that ran it.
+        let ledgerRuns = Dictionary(grouping: lines.map { $0.split(separator: " ").map(String.init) }, by: { Int($0[0]) ?? 0 })
+        let runs = ledgerRuns.mapValues(\.count)
         // Every job that ran twice, acknowledged or not (a kill between the
         // commit and the answer leaves a stored job nobody was told about),
-        // must have one interrupted attempt on record per extra run.
-        var duplicates = 0, unexplained = 0
+        // must have one interrupted attempt on record per extra run, or have
+        // run again with the same attempt number under a later daemon (its
+        // start, claimed ahead, was not committed at the kill). The same
+        // attempt twice under one daemon is never explained.
+        var duplicates = 0, unexplained = 0, unrecordedStarts = 0
         for (id, count) in runs.sorted(by: { $0.key < $1.key }) where count > 1 {
             duplicates += count - 1
             let errors = (try? c.get(id))?["errors"] as? [[String: Any]] ?? []
             let interrupted = errors.filter { $0["message"] as? String == "daemon stopped during the attempt" }.count
-            if count - 1 > interrupted {
+            let entries = ledgerRuns[id] ?? []
+            var rerunsAfterAKill = 0
+            for (index, run) in entries.enumerated() {
+                let earlier = entries[..<index].filter { $0[1] == run[1] }
+                if earlier.contains(where: { $0[2] == run[2] }) { rerunsAfterAKill = -count; break }  // twice under one daemon
+                if !earlier.isEmpty { rerunsAfterAKill += 1 }
+            }
+            unrecordedStarts += max(rerunsAfterAKill, 0)
+            if count - 1 > interrupted + rerunsAfterAKill {
                 unexplained += 1
                 let attempts = lines.filter { $0.hasPrefix("\(id) ") }.joined(separator: ", ")
                 print("crash torture: job \(id) ran \(count) times (ledger: \(attempts)); errors: \(errors)")
             }
         }
         print("crash torture: \(kills) kills, \(ids.count) acknowledged, \(lost) lost, \(notSucceeded) not succeeded, "
-              + "\(duplicates) duplicate runs (\(unexplained) unexplained)")
+              + "\(duplicates) duplicate runs (\(unrecordedStarts) of them starts not yet committed, \(unexplained) unexplained)")
         #expect(lost == 0 && notSucceeded == 0 && unexplained == 0)
         #expect(ids.allSatisfy { (runs[$0] ?? 0) >= 1 }, "an acknowledged job never ran")
         #expect(try integrityCheck(d.database) == "ok")
