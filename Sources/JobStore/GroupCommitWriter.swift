@@ -177,6 +177,10 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     /// How long a deferrable write may wait for company now.
     private var deferralWindowNanos: UInt64 {
+        Self.deferralWindowNanos(averageCommitNanos: averageCommitNanos, options)
+    }
+
+    static func deferralWindowNanos(averageCommitNanos: Double, _ options: StoreOptions) -> UInt64 {
         let tied = UInt64(averageCommitNanos) * UInt64(options.deferralCommits)
         return max(options.deferralWindowMicroseconds * 1000, min(tied, options.maxDeferralMicroseconds * 1000))
     }

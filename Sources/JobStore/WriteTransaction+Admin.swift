@@ -54,8 +54,11 @@ extension WriteTransaction {
         return deleted
     }
 
+    /// A job claimed ahead that never started did not make an attempt.
+    /// (Its start, if recorded, is applied first: deferred writes lead each transaction.)
     private static let markCancelled = """
-        UPDATE jobs SET state = '\(JobEvent.cancelled.target)', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL
+        UPDATE jobs SET state = '\(JobEvent.cancelled.target)', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL,
+                        attempts = attempts - (state = 'running' AND started_at IS NULL)
         WHERE id = ? AND \(SQLStates.guardFor(.cancelled))
         RETURNING \(JobRow.columns)
         """

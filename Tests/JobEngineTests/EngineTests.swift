@@ -13,7 +13,7 @@ import Testing
         let engine: Engine
 
         init(_ configure: (inout DaemonConfig) -> Void = { _ in }, store configureStore: (inout StoreOptions) -> Void = { _ in },
-             clock: @escaping @Sendable () -> Timestamp = systemClock) throws {
+             clock: @escaping @Sendable () -> Timestamp = systemClock, lookahead: Int = Engine.defaultLookahead) throws {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             var options = StoreOptions(path: folder + "/jobs.db")
             options.clock = clock
@@ -21,7 +21,7 @@ import Testing
             store = try JobStore.open(options)
             var config = DaemonConfig(workers: 2)
             configure(&config)
-            engine = Engine(store: store, config: config, logger: Logger(label: "test"), clock: clock)
+            engine = Engine(store: store, config: config, logger: Logger(label: "test"), clock: clock, lookahead: lookahead)
         }
 
         deinit {

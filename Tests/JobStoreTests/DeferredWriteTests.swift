@@ -133,4 +133,11 @@ import Testing
             t.clock.advance(ms: 7)
         }
     }
+
+    @Test func theWindowIsAsLongAsAFewCommitsTakeWithinItsBounds() {
+        let options = StoreOptions(path: "unused")  // at least 1 ms, 4 commits, at most 10 ms
+        #expect(GroupCommitWriter.deferralWindowNanos(averageCommitNanos: 100_000, options) == 1_000_000)  // a fast disk: the floor
+        #expect(GroupCommitWriter.deferralWindowNanos(averageCommitNanos: 800_000, options) == 3_200_000)  // a slow flush: longer
+        #expect(GroupCommitWriter.deferralWindowNanos(averageCommitNanos: 50_000_000, options) == 10_000_000)  // a stall: capped
+    }
 }
