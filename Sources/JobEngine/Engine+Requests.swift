@@ -7,30 +7,49 @@ extension Engine {
     /// next ready jobs (most often this one), which saves a commit before it
     /// starts; otherwise the dispatcher is woken.
     public func enqueue(_ job: NewJob) async throws(StoreError) -> EnqueueOutcome {
+        let result = await withCheckedContinuation { continuation in enqueue(job) { continuation.resume(returning: $0) } }
+        return try result.get()
+    }
+
+    /// `enqueue` for a caller that does not await (the socket's request
+    /// path: no task per request). `completion` runs on the store's writer
+    /// thread after the commit.
+    public func enqueue(_ job: NewJob, completion: @escaping @Sendable (Result<EnqueueOutcome, StoreError>) -> Void) {
         guard job.initialState(createdAt: clock()) == .queued, let request = beginClaim() else {
-            let outcome = try await store.enqueue(job)
-            if !outcome.duplicate { wake() }
-            return outcome
+            store.enqueue(job) { [self] result in
+                if case .success(let outcome) = result, !outcome.duplicate { wake() }
+                completion(result)
+            }
+            return
         }
-        do {
-            let result = try await store.enqueueAndClaim(job, request)
-            accept(result.claimed)
-            // The claim took what the free slots allowed: a dispatcher pass
-            // now would find nothing more, unless it was turned away while
-            // this claim ran.
-            if endClaim() { wake() }
-            return result.outcome
-        } catch {
-            _ = endClaim()
-            wake()
-            throw error
+        store.enqueueAndClaim(job, request) { [self] result in
+            switch result {
+            case .success(let stored):
+                accept(stored.claimed)
+                // The claim took what the free slots allowed: a dispatcher pass
+                // now would find nothing more, unless it was turned away while
+                // this claim ran.
+                if endClaim() { wake() }
+                completion(.success(stored.outcome))
+            case .failure(let error):
+                _ = endClaim()
+                wake()
+                completion(.failure(error))
+            }
         }
     }
 
     public func enqueueBatch(_ jobs: [NewJob]) async throws(StoreError) -> BatchEnqueueOutcome {
-        let outcome = try await store.enqueueBatch(jobs)
-        wake()
-        return outcome
+        let result = await withCheckedContinuation { continuation in enqueueBatch(jobs) { continuation.resume(returning: $0) } }
+        return try result.get()
+    }
+
+    /// `enqueueBatch` for a caller that does not await.
+    public func enqueueBatch(_ jobs: [NewJob], completion: @escaping @Sendable (Result<BatchEnqueueOutcome, StoreError>) -> Void) {
+        store.enqueueBatch(jobs) { [self] result in
+            if case .success = result { wake() }
+            completion(result)
+        }
     }
 
     /// Cancels a job; a running one's handler is stopped.

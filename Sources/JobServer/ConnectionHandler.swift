@@ -63,9 +63,14 @@ final class ConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             let peer = self.peer
             let loop = context.eventLoop
             let handler = NIOLoopBound(self, eventLoop: loop)
-            Task {
-                let response = await service.respond(to: line, peer: peer)
-                loop.execute { handler.value.finished(response) }
+            // Answered on this loop: at once for a read, else from the writer
+            // thread or a task (NIO wakes a loop once for many such answers).
+            service.respond(to: line, peer: peer) { response in
+                if loop.inEventLoop {
+                    handler.value.finished(response)
+                } else {
+                    loop.execute { handler.value.finished(response) }
+                }
             }
         }
     }

@@ -21,9 +21,35 @@ public struct RPCService: Sendable {
         self.logger = logger
     }
 
+    /// Answers one line through `reply` (nil when nothing is to be sent:
+    /// notifications only). A single request whose method can start without
+    /// a task (`RPCMethod.start`) starts on this thread, and `reply` runs
+    /// here (a read) or on the store's writer thread (a write); anything
+    /// else runs in a task, and `reply` runs there.
+    func respond(to line: [UInt8], peer: PeerCredentials?, reply: @escaping @Sendable (JSONWriter?) -> Void) {
+        let decoded = RPCDecoder.decode(line: line)
+        if case .single(.success(let request)) = decoded, startWithoutTask(request, peer: peer, reply: reply) { return }
+        Task { reply(await respond(to: decoded, peer: peer)) }
+    }
+
+    private func startWithoutTask(_ request: RPCRequest, peer: PeerCredentials?, reply: @escaping @Sendable (JSONWriter?) -> Void) -> Bool {
+        guard case .success(let (method, context)) = prepare(request, peer: peer), !(method.isNewWork && engine.isStopping) else {
+            return false  // the task path answers with the error
+        }
+        let id = request.id
+        return method.start(request.params, context) { outcome in
+            guard let id else { return reply(nil) }  // a notification is never answered
+            reply(Self.encode(id: id, outcome, method: request.method, logger: logger))
+        }
+    }
+
     /// Answers one line: nil when nothing is to be sent (notifications only).
     func respond(to line: [UInt8], peer: PeerCredentials?) async -> JSONWriter? {
-        switch RPCDecoder.decode(line: line) {
+        await respond(to: RPCDecoder.decode(line: line), peer: peer)
+    }
+
+    private func respond(to decoded: RPCMessage, peer: PeerCredentials?) async -> JSONWriter? {
+        switch decoded {
         case .single(let entry):
             return await respond(to: entry, peer: peer)
         case .batch(let entries):
@@ -48,14 +74,24 @@ public struct RPCService: Sendable {
         case .success(let request):
             let outcome = await execute(request, peer: peer)
             guard let id = request.id else { return nil }  // a notification is never answered
-            switch outcome {
-            case .success(let result): return RPCEncoder.success(id: id) { $0.raw(result) }
-            case .failure(let error): return RPCEncoder.failure(id: id, error)
-            }
+            return Self.encode(id: id, outcome, method: request.method, logger: logger)
         }
     }
 
-    private func execute(_ request: RPCRequest, peer: PeerCredentials?) async -> Result<JSONWriter, RPCError> {
+    private static func encode(id: RPCID, _ outcome: Result<JSONWriter, RPCError>, method: String, logger: Logger) -> JSONWriter {
+        switch outcome {
+        case .success(let result):
+            return RPCEncoder.success(id: id) { $0.raw(result) }
+        case .failure(let error):
+            if error.code == .internalError {
+                logger.error("request failed", metadata: ["method": "\(method)", "error": "\(error.message)"])
+            }
+            return RPCEncoder.failure(id: id, error)
+        }
+    }
+
+    /// The method and what it runs with, once the caller may call it.
+    private func prepare(_ request: RPCRequest, peer: PeerCredentials?) -> Result<(any RPCMethod.Type, MethodContext), RPCError> {
         guard let method = Self.methods[request.method] else {
             return .failure(RPCError(.methodNotFound, "method not found: \(request.method)"))
         }
@@ -64,7 +100,15 @@ public struct RPCService: Sendable {
         guard policy.allows(peer, method: request.method) else {
             return .failure(RPCError(.permissionDenied, "permission denied: uid \(peer.map { String($0.uid) } ?? "unknown") may not call \(request.method)"))
         }
-        let context = MethodContext(engine: engine, config: config, version: version)
+        return .success((method, MethodContext(engine: engine, config: config, version: version)))
+    }
+
+    private func execute(_ request: RPCRequest, peer: PeerCredentials?) async -> Result<JSONWriter, RPCError> {
+        let (method, context): (any RPCMethod.Type, MethodContext)
+        switch prepare(request, peer: peer) {
+        case .success(let prepared): (method, context) = prepared
+        case .failure(let error): return .failure(error)
+        }
         do throws(RPCError) {
             if method.isNewWork && engine.isStopping {
                 // Params first: an invalid request is -32602 even now.
@@ -73,9 +117,6 @@ public struct RPCService: Sendable {
             }
             return .success(try await method.run(request.params, context))
         } catch {
-            if error.code == .internalError {
-                logger.error("request failed", metadata: ["method": "\(request.method)", "error": "\(error.message)"])
-            }
             return .failure(error)
         }
     }

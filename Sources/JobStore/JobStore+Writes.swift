@@ -5,20 +5,36 @@ extension JobStore {
     /// `durability: full`). With a `unique_key` held by an unfinished job,
     /// creates nothing and answers with that job, `duplicate: true`.
     public func enqueue(_ job: NewJob) async throws(StoreError) -> EnqueueOutcome {
-        try await perform(writesOneStatement: job.tags.isEmpty) { tx throws(StoreError) in try tx.enqueue(job) }
+        try await awaiting { enqueue(job, completion: $0) }
     }
 
     /// Stores a job and, in the same transaction, claims like `claim(_:)`.
     public func enqueueAndClaim(_ job: NewJob, _ request: ClaimRequest) async throws(StoreError) -> EnqueueAndClaim {
-        try await perform { tx throws(StoreError) in
-            let outcome = try tx.enqueue(job)
-            return EnqueueAndClaim(outcome: outcome, claimed: try tx.claim(request))
-        }
+        try await awaiting { enqueueAndClaim(job, request, completion: $0) }
     }
 
     /// Stores every job, or none of them when one fails.
     public func enqueueBatch(_ jobs: [NewJob]) async throws(StoreError) -> BatchEnqueueOutcome {
-        try await perform { tx throws(StoreError) in try tx.enqueueBatch(jobs) }
+        try await awaiting { enqueueBatch(jobs, completion: $0) }
+    }
+
+    /// `enqueue` for a caller that does not await (the socket's request path).
+    public func enqueue(_ job: NewJob, completion: @escaping @Sendable (Result<EnqueueOutcome, StoreError>) -> Void) {
+        perform(writesOneStatement: job.tags.isEmpty, { tx throws(StoreError) in try tx.enqueue(job) }, completion: completion)
+    }
+
+    /// `enqueueAndClaim` for a caller that does not await.
+    public func enqueueAndClaim(_ job: NewJob, _ request: ClaimRequest,
+                                completion: @escaping @Sendable (Result<EnqueueAndClaim, StoreError>) -> Void) {
+        perform({ tx throws(StoreError) in
+            let outcome = try tx.enqueue(job)
+            return EnqueueAndClaim(outcome: outcome, claimed: try tx.claim(request))
+        }, completion: completion)
+    }
+
+    /// `enqueueBatch` for a caller that does not await.
+    public func enqueueBatch(_ jobs: [NewJob], completion: @escaping @Sendable (Result<BatchEnqueueOutcome, StoreError>) -> Void) {
+        perform({ tx throws(StoreError) in try tx.enqueueBatch(jobs) }, completion: completion)
     }
 
     /// Marks up to `request.maxJobs` ready jobs `running` under this run's lease

@@ -45,6 +45,12 @@ public final class JobStore: Sendable {
 
     private static func configure(_ connection: SQLiteConnection, _ options: StoreOptions) throws(StoreError) {
         try StoreError.wrap("configure \(options.path)") { () throws(SQLiteError) in
+            // A new file only: the page size of a database with pages is fixed
+            // (in WAL mode even VACUUM keeps it).
+            let pages = try connection.prepared("PRAGMA page_count")
+            let isNew = try pages.step() && pages.int(0) == 0
+            pages.reset()  // before the pragma: an open read would keep the old size
+            if isNew { try connection.execute("PRAGMA page_size = \(options.pageSize)") }
             let mode = try connection.prepared("PRAGMA journal_mode = WAL")
             guard try mode.step(), mode.text(0).lowercased() == "wal" else {
                 throw SQLiteError(code: SQLITE_ERROR, extendedCode: SQLITE_ERROR,
@@ -84,10 +90,27 @@ public final class JobStore: Sendable {
         _ body: @escaping (WriteTransaction) throws(StoreError) -> T
     ) async throws(StoreError) -> T {
         let result = await withCheckedContinuation { continuation in
-            writer.submit(TypedWrite(writesOneStatement: writesOneStatement, body: body, continuation: continuation),
-                          deferrable: deferrable)
+            perform(writesOneStatement: writesOneStatement, deferrable: deferrable, body) { continuation.resume(returning: $0) }
         }
         return try result.get()
+    }
+
+    /// Awaits a write started with a completion handler.
+    func awaiting<T: Sendable>(_ start: (@escaping @Sendable (Result<T, StoreError>) -> Void) -> Void) async throws(StoreError) -> T {
+        let result = await withCheckedContinuation { continuation in start { continuation.resume(returning: $0) } }
+        return try result.get()
+    }
+
+    /// The same for a caller that does not await: `completion` runs on the
+    /// writer thread once the transaction has committed (or failed), so it
+    /// must be quick and must not write to the store and wait for that.
+    func perform<T: Sendable>(
+        writesOneStatement: Bool = false,
+        deferrable: Bool = false,
+        _ body: @escaping (WriteTransaction) throws(StoreError) -> T,
+        completion: @escaping @Sendable (Result<T, StoreError>) -> Void
+    ) {
+        writer.submit(TypedWrite(writesOneStatement: writesOneStatement, body: body, deliver: completion), deferrable: deferrable)
     }
 
     /// Commits the deferred writes without waiting out their window: a

@@ -13,21 +13,23 @@ protocol PendingWrite: AnyObject {
     func fail(_ error: StoreError)
 }
 
-/// A `PendingWrite` whose caller awaits a value of type `Value`.
+/// A `PendingWrite` whose caller gets a value of type `Value`: `deliver`
+/// runs on the writer thread after the COMMIT (it resumes an awaiting task,
+/// or hands the answer to an event loop).
 final class TypedWrite<Value: Sendable>: PendingWrite {
     let writesOneStatement: Bool
     private let body: (WriteTransaction) throws(StoreError) -> Value
-    private let continuation: CheckedContinuation<Result<Value, StoreError>, Never>
+    private let deliver: (Result<Value, StoreError>) -> Void
     private var outcome: Result<Value, StoreError>?
 
     init(
         writesOneStatement: Bool,
         body: @escaping (WriteTransaction) throws(StoreError) -> Value,
-        continuation: CheckedContinuation<Result<Value, StoreError>, Never>
+        deliver: @escaping (Result<Value, StoreError>) -> Void
     ) {
         self.writesOneStatement = writesOneStatement
         self.body = body
-        self.continuation = continuation
+        self.deliver = deliver
     }
 
     func execute(_ transaction: WriteTransaction) -> StoreError? {
@@ -41,11 +43,11 @@ final class TypedWrite<Value: Sendable>: PendingWrite {
     }
 
     func answer() {
-        continuation.resume(returning: outcome!)
+        deliver(outcome!)
     }
 
     func fail(_ error: StoreError) {
-        continuation.resume(returning: .failure(error))
+        deliver(.failure(error))
     }
 }
 

@@ -102,3 +102,19 @@ import Testing
         #expect(normalLevel == 1)  // NORMAL
     }
 }
+
+@Suite struct PageSizeTests {
+    @Test func aNewDatabaseGetsTheConfiguredPageSizeAndAnOldOneKeepsItsOwn() throws {
+        let directory = TempDirectory()
+        let fresh = try JobStore.open(StoreOptions(path: directory.path("new.db")))
+        #expect(fresh.writerCounters.pageSize == 1024)
+        fresh.close()
+        #expect(try outsideQuery(directory.path("new.db"), "PRAGMA page_size") == [["1024"]])
+
+        // A database made with 4 KiB pages (by an earlier release, or sqlite3) keeps them.
+        _ = try outsideQuery(directory.path("old.db"), "CREATE TABLE t (x)")
+        let old = try JobStore.open(StoreOptions(path: directory.path("old.db")))
+        #expect(old.writerCounters.pageSize == 4096)
+        old.close()
+    }
+}

@@ -4,12 +4,12 @@ import JobRPC
 import JobStore
 
 /// `stats`: counts per queue and state, workers, version, uptime.
-enum StatsMethod: RPCMethod {
+enum StatsMethod: ImmediateRPCMethod {
     static let name = "stats"
 
-    static func run(_ params: JSONValue?, _ context: MethodContext) async throws(RPCError) -> JSONWriter {
+    static func answer(_ params: JSONValue?, _ context: MethodContext) throws(RPCError) -> JSONWriter {
         _ = try NoParams(params)
-        let stats = try await storeCall { () async throws(StoreError) in try context.engine.stats() }
+        let stats = try wire(Result { () throws(StoreError) in try context.engine.stats() }).get()
         var w = JSONWriter()
         w.object { o in
             o.member("queues") { w in
@@ -78,10 +78,10 @@ private func queueResult(_ queue: String, paused: Bool) -> JSONWriter {
 }
 
 /// `ping`: version and protocol.
-enum PingMethod: RPCMethod {
+enum PingMethod: ImmediateRPCMethod {
     static let name = "ping"
 
-    static func run(_ params: JSONValue?, _ context: MethodContext) async throws(RPCError) -> JSONWriter {
+    static func answer(_ params: JSONValue?, _ context: MethodContext) throws(RPCError) -> JSONWriter {
         _ = try NoParams(params)
         var w = JSONWriter()
         w.object { o in

@@ -13,17 +13,35 @@ enum EnqueueMethod: RPCMethod {
         let request = try EnqueueParams(params)
         let job = try newJob(request, context)
         let outcome = try await storeCall { () async throws(StoreError) in try await context.engine.enqueue(job) }
-        guard let waitMs = request.waitMs else {
-            var w = JSONWriter()
-            w.object { o in
-                o.member("id") { $0.integer(outcome.id.rawValue) }
-                o.member("state") { $0.string(outcome.state.rawValue) }
-                o.member("duplicate") { $0.bool(outcome.duplicate) }
-            }
-            return w
-        }
+        guard let waitMs = request.waitMs else { return answer(outcome) }
         let finished = try await storeCall { () async throws(StoreError) in try await context.engine.wait(for: outcome.id, timeoutMs: waitMs) }
         return jobResult(finished, duplicate: outcome.duplicate)
+    }
+
+    /// Without `wait_ms`: answered from the writer thread once committed.
+    static func start(_ params: JSONValue?, _ context: MethodContext,
+                      reply: @escaping @Sendable (Result<JSONWriter, RPCError>) -> Void) -> Bool {
+        let job: NewJob
+        do throws(RPCError) {
+            let request = try EnqueueParams(params)
+            guard request.waitMs == nil else { return false }
+            job = try newJob(request, context)
+        } catch {
+            reply(.failure(error))
+            return true
+        }
+        context.engine.enqueue(job) { result in reply(wire(result).map(answer)) }
+        return true
+    }
+
+    private static func answer(_ outcome: EnqueueOutcome) -> JSONWriter {
+        var w = JSONWriter()
+        w.object { o in
+            o.member("id") { $0.integer(outcome.id.rawValue) }
+            o.member("state") { $0.string(outcome.state.rawValue) }
+            o.member("duplicate") { $0.bool(outcome.duplicate) }
+        }
+        return w
     }
 
     /// The job to store: params checked, the handler's defaults filled in.
@@ -54,13 +72,34 @@ enum EnqueueBatchMethod: RPCMethod {
     static let isNewWork = true
 
     static func run(_ params: JSONValue?, _ context: MethodContext) async throws(RPCError) -> JSONWriter {
+        let jobs = try newJobs(params, context)
+        let outcome = try await storeCall { () async throws(StoreError) in try await context.engine.enqueueBatch(jobs) }
+        return answer(outcome)
+    }
+
+    /// Answered from the writer thread once committed.
+    static func start(_ params: JSONValue?, _ context: MethodContext,
+                      reply: @escaping @Sendable (Result<JSONWriter, RPCError>) -> Void) -> Bool {
+        do throws(RPCError) {
+            let jobs = try newJobs(params, context)
+            context.engine.enqueueBatch(jobs) { result in reply(wire(result).map(answer)) }
+        } catch {
+            reply(.failure(error))
+        }
+        return true
+    }
+
+    private static func newJobs(_ params: JSONValue?, _ context: MethodContext) throws(RPCError) -> [NewJob] {
         let request = try EnqueueBatchParams(params)
         var jobs: [NewJob] = []
         jobs.reserveCapacity(request.jobs.count)
         for (index, entry) in request.jobs.enumerated() {
             jobs.append(try EnqueueMethod.newJob(entry, context, index: index))
         }
-        let outcome = try await storeCall { () async throws(StoreError) in try await context.engine.enqueueBatch(jobs) }
+        return jobs
+    }
+
+    private static func answer(_ outcome: BatchEnqueueOutcome) -> JSONWriter {
         var w = JSONWriter(capacity: 32 + outcome.ids.count * 16)
         w.object { o in
             o.member("ids") { $0.array(outcome.ids) { w, id in w.integer(id.rawValue) } }

@@ -4,12 +4,12 @@ import JobRPC
 import JobStore
 
 /// `get`: the job object (1001 if unknown).
-enum GetMethod: RPCMethod {
+enum GetMethod: ImmediateRPCMethod {
     static let name = "get"
 
-    static func run(_ params: JSONValue?, _ context: MethodContext) async throws(RPCError) -> JSONWriter {
+    static func answer(_ params: JSONValue?, _ context: MethodContext) throws(RPCError) -> JSONWriter {
         let request = try JobIDParams(params)
-        let job = try await storeCall { () async throws(StoreError) in try context.engine.store.get(request.id) }
+        let job = try wire(Result { () throws(StoreError) in try context.engine.store.get(request.id) }).get()
         guard let job else { throw RPCError(.notFound, "job \(request.id) not found", jobID: request.id) }
         return jobResult(job)
     }
