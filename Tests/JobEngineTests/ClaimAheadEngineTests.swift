@@ -27,7 +27,7 @@ import Testing
         let ahead = try await drainCommits(lookahead: 64)
         let slotsOnly = try await drainCommits(lookahead: 0)
         #expect(ahead * 4 <= slotsOnly, "commits with a lookahead: \(ahead), without: \(slotsOnly)")
-        #expect(ahead <= 400 / 8)
+        #expect(ahead <= 400 / 4)  // tens of jobs per commit; the 2 slots alone would allow at most 2 claims each
     }
 
     @Test func aQueuesConcurrencyHoldsForJobsClaimedAhead() async throws {
