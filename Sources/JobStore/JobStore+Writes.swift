@@ -47,7 +47,9 @@ extension JobStore {
     /// is not awaited: until it commits, a crash puts the job back to
     /// `queued` with this attempt not counted.
     public func recordStart(_ id: JobID, attempt: Int, at start: Timestamp) {
-        writer.submit(UnawaitedWrite { tx throws(StoreError) in try tx.recordStart(id, attempt: attempt, at: start) }, deferrable: true)
+        perform(writesOneStatement: true, deferrable: true, { tx throws(StoreError) in
+            try tx.recordStart(id, attempt: attempt, at: start)
+        }, completion: { _ in })
     }
 
     /// Puts jobs claimed ahead that never started back to `queued`, their

@@ -6,7 +6,7 @@ import JobCore
 /// and a pool of readers. Every write is answered only after its COMMIT.
 public final class JobStore: Sendable {
     public let options: StoreOptions
-    let writer: GroupCommitWriter
+    private let writer: GroupCommitWriter
     private let readers: ReaderPool
 
     /// This run's lease owner: the name on the jobs it claims.
@@ -89,10 +89,7 @@ public final class JobStore: Sendable {
         deferrable: Bool = false,
         _ body: @escaping (WriteTransaction) throws(StoreError) -> T
     ) async throws(StoreError) -> T {
-        let result = await withCheckedContinuation { continuation in
-            perform(writesOneStatement: writesOneStatement, deferrable: deferrable, body) { continuation.resume(returning: $0) }
-        }
-        return try result.get()
+        try await awaiting { perform(writesOneStatement: writesOneStatement, deferrable: deferrable, body, completion: $0) }
     }
 
     /// Awaits a write started with a completion handler.

@@ -50,26 +50,3 @@ final class TypedWrite<Value: Sendable>: PendingWrite {
         deliver(.failure(error))
     }
 }
-
-/// A `PendingWrite` nobody awaits: its caller goes on at once and learns
-/// nothing (a job's start, recorded for crash recovery only).
-final class UnawaitedWrite: PendingWrite {
-    let writesOneStatement = true
-    private let body: (WriteTransaction) throws(StoreError) -> Void
-
-    init(body: @escaping (WriteTransaction) throws(StoreError) -> Void) {
-        self.body = body
-    }
-
-    func execute(_ transaction: WriteTransaction) -> StoreError? {
-        do {
-            try body(transaction)
-            return nil
-        } catch {
-            return error
-        }
-    }
-
-    func answer() {}
-    func fail(_ error: StoreError) {}
-}
