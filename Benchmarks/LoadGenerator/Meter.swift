@@ -11,6 +11,7 @@ final class Meter {
     private let client: SocketClient
     private let storageBefore: (commits: Int, walBytes: Int)
     private let switchesBefore: Int
+    private let cpuTicksBefore: Int
     private var perf: Process?
     private let perfOutput: String
 
@@ -33,6 +34,7 @@ final class Meter {
         perfOutput = "/tmp/jqload-perf-\(getpid())-\(pid).txt"
         storageBefore = try Self.storage(client)
         switchesBefore = Self.contextSwitches(pid)
+        cpuTicksBefore = Self.cpuTicks(pid)
         if Self.perfAvailable {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/perf")
@@ -49,6 +51,7 @@ final class Meter {
     func stop(_ workload: String, jobs: Int, requests: Int) throws -> [Figure] {
         var fsyncs: Int?
         var switches = Self.contextSwitches(pid) - switchesBefore
+        let cpuSeconds = Double(Self.cpuTicks(pid) - cpuTicksBefore) / Double(sysconf(Int32(_SC_CLK_TCK)))
         if let perf {
             kill(perf.processIdentifier, SIGINT)
             perf.waitUntilExit()
@@ -71,6 +74,8 @@ final class Meter {
                    unit: "B", note: "page size × frames"),
             Figure(name: "\(workload) context switches per request", value: Double(switches) / Double(requests), unit: "",
                    note: "\(switches) over \(requests) requests" + (perf == nil ? " (/proc)" : " (perf)")),
+            Figure(name: "\(workload) daemon CPU per job", value: cpuSeconds * 1e6 / Double(jobs), unit: "µs",
+                   note: "user + system, /proc/PID/stat"),
         ]
         if let fsyncs {
             figures.insert(Figure(name: "\(workload) fsyncs per job", value: Double(fsyncs) / Double(jobs), unit: "",
@@ -82,6 +87,16 @@ final class Meter {
     private static func storage(_ client: SocketClient) throws -> (commits: Int, walBytes: Int) {
         let storage = try client.call("stats").member("storage")
         return (Int(storage?.member("commits")?.integer ?? 0), Int(storage?.member("wal_bytes")?.integer ?? 0))
+    }
+
+    /// User and system time of `pid` so far, in clock ticks.
+    private static func cpuTicks(_ pid: Int32) -> Int {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let afterName = stat.range(of: ") ", options: .backwards) else { return 0 }
+        // After "pid (comm) ": state is field 3; utime and stime are fields 14 and 15.
+        let fields = stat[afterName.upperBound...].split(separator: " ")
+        guard fields.count > 12, let user = Int(fields[11]), let system = Int(fields[12]) else { return 0 }
+        return user + system
     }
 
     /// Voluntary and involuntary switches of every live thread of `pid`.

@@ -33,7 +33,10 @@ private struct UCred: Sendable {
 struct AccessPolicy: Sendable {
     var allowUIDs: Set<UInt32>
     var allowGIDs: Set<UInt32>
-    var daemonUID: UInt32 = getuid()
+    var daemonUID: UInt32 = Self.ownUID
+
+    /// Read once: a policy is made for every request.
+    private static let ownUID = getuid()
 
     func allows(_ peer: PeerCredentials?, method: String) -> Bool {
         if method == "ping" || (allowUIDs.isEmpty && allowGIDs.isEmpty) { return true }

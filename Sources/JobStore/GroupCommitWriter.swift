@@ -259,7 +259,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     }
 
     private func checkpointIfDue() {
-        guard walFrames >= options.checkpointAfterFrames else { return }
+        guard Int(walFrames) * pageSize >= options.checkpointAfterWALBytes else { return }
         var logFrames: Int32 = 0
         var checkpointed: Int32 = 0
         let rc = sqlite3_wal_checkpoint_v2(connection.handle, nil, SQLITE_CHECKPOINT_PASSIVE, &logFrames, &checkpointed)
