@@ -325,14 +325,17 @@ public final class Engine: @unchecked Sendable {
             } else {
                 outcome = .failed(JobFailure(message: "unknown handler \"\(job.handler)\"", at: clock()), permanent: true)
             }
-            await finish(job, outcome, ranNanos: DispatchTime.now().uptimeNanoseconds - started)
+            finish(job, outcome, ranNanos: DispatchTime.now().uptimeNanoseconds - started)
         }
         lock.lock()
         running[job.id]?.task = task
         lock.unlock()
     }
 
-    private func finish(_ job: Job, _ outcome: AttemptOutcome, ranNanos: UInt64) async {
+    /// The handler is done. Its end is written without a task waiting for
+    /// it: the rest (`ended`) runs on the store's writer thread after the
+    /// commit, which saves waking a task per job.
+    private func finish(_ job: Job, _ outcome: AttemptOutcome, ranNanos: UInt64) {
         Failpoint.afterHandler.hit()
         // The handler is done, so its slot is free now: a job claimed ahead
         // takes it at once, or the claim that fills it can share a
@@ -348,44 +351,45 @@ public final class Engine: @unchecked Sendable {
             if !awaited { deferredEnds.insert(job.id) }
             return (running[job.id]?.abandoned ?? false, policy.delayMs(afterAttempt: job.attempts, using: &random), awaited)
         }
-        defer { if !awaited { lock.withLock { _ = deferredEnds.remove(job.id) } } }
-        if !abandoned {
-            startClaimedAhead()
-            wake()
+        if abandoned {
+            ended(job, outcome, awaited: awaited, .success(nil))
+            return
         }
-
-        var final: Job?
-        if !abandoned {
-            // Nobody waits for this job: its end may share the next
-            // transaction (most often the claim that fills the freed slot,
-            // or a client's enqueue) instead of paying an fsync alone. A
-            // waiter that comes later expedites it (`wait(for:)`).
-            let deferrable = !awaited
-            do {
-                switch outcome {
-                case .succeeded(let result, let truncated):
-                    final = try await store.complete(job.id, attempt: job.attempts, result: result, resultTruncated: truncated,
-                                                     deferrable: deferrable)
-                case .failed(let failure, let permanent):
-                    final = try await store.fail(job.id, attempt: job.attempts, failure: failure,
-                                                 disposition: permanent ? .permanent : .retry(afterMs: delay), deferrable: deferrable)
-                }
-            } catch {
-                // The job stays `running` in the database; the next start recovers it.
-                logger.error("cannot record the end of a job", metadata: ["job": "\(job.id)", "error": "\(error)"])
+        startClaimedAhead()
+        wake()
+        // Nobody waits for this job: its end may share the next
+        // transaction (most often the claim that fills the freed slot,
+        // or a client's enqueue) instead of paying an fsync alone. A
+        // waiter that comes later expedites it (`wait(for:)`).
+        let deferrable = !awaited
+        switch outcome {
+        case .succeeded(let result, let truncated):
+            store.complete(job.id, attempt: job.attempts, result: result, resultTruncated: truncated, deferrable: deferrable) {
+                [self] in ended(job, outcome, awaited: awaited, $0)
             }
+        case .failed(let failure, let permanent):
+            store.fail(job.id, attempt: job.attempts, failure: failure, disposition: permanent ? .permanent : .retry(afterMs: delay),
+                       deferrable: deferrable) { [self] in ended(job, outcome, awaited: awaited, $0) }
         }
+    }
 
-        lock.withLock { running[job.id] = nil }
-
-        if let final {
-            logger.debug("job attempt ended", metadata: ["job": "\(job.id)", "state": "\(final.state)"])
-            // Terminal: tell the waiters. Queued or retrying again: the
-            // dispatcher must see it (and set its timer).
-            if final.state.isTerminal { notifyWaiters(final) } else { wake() }
-            if case .failed(let failure, _) = outcome, final.state == .failed {
-                logger.warning("job failed", metadata: ["job": "\(job.id)", "handler": "\(job.handler)", "error": "\(failure.message)"])
-            }
+    /// A job's end is written (or was not to be: abandoned, `nil`).
+    private func ended(_ job: Job, _ outcome: AttemptOutcome, awaited: Bool, _ written: Result<Job?, StoreError>) {
+        if case .failure(let error) = written {
+            // The job stays `running` in the database; the next start recovers it.
+            logger.error("cannot record the end of a job", metadata: ["job": "\(job.id)", "error": "\(error)"])
+        }
+        lock.withLock {
+            if !awaited { deferredEnds.remove(job.id) }
+            running[job.id] = nil
+        }
+        guard case .success(let final?) = written else { return }
+        logger.debug("job attempt ended", metadata: ["job": "\(job.id)", "state": "\(final.state)"])
+        // Terminal: tell the waiters. Queued or retrying again: the
+        // dispatcher must see it (and set its timer).
+        if final.state.isTerminal { notifyWaiters(final) } else { wake() }
+        if case .failed(let failure, _) = outcome, final.state == .failed {
+            logger.warning("job failed", metadata: ["job": "\(job.id)", "handler": "\(job.handler)", "error": "\(failure.message)"])
         }
     }
 

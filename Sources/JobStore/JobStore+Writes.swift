@@ -65,18 +65,33 @@ extension JobStore {
     /// `deferrable`: no client waits for this job (see `GroupCommitWriter`).
     public func complete(_ id: JobID, attempt: Int, result: RawJSON?, resultTruncated: Bool = false,
                          deferrable: Bool = false) async throws(StoreError) -> Job? {
-        try await perform(writesOneStatement: true, deferrable: deferrable) { tx throws(StoreError) in
-            try tx.complete(id, attempt: attempt, result: result, resultTruncated: resultTruncated)
+        try await awaiting {
+            complete(id, attempt: attempt, result: result, resultTruncated: resultTruncated, deferrable: deferrable, completion: $0)
         }
+    }
+
+    /// `complete` for a caller that does not await (the engine, as a handler
+    /// ends): `completion` runs on the writer thread after the commit.
+    public func complete(_ id: JobID, attempt: Int, result: RawJSON?, resultTruncated: Bool = false, deferrable: Bool = false,
+                         completion: @escaping @Sendable (Result<Job?, StoreError>) -> Void) {
+        perform(writesOneStatement: true, deferrable: deferrable, { tx throws(StoreError) in
+            try tx.complete(id, attempt: attempt, result: result, resultTruncated: resultTruncated)
+        }, completion: completion)
     }
 
     /// Records the failure of attempt `attempt` (see `FailureDisposition`).
     /// Returns nil, changing nothing, when the job is no longer running that attempt.
     public func fail(_ id: JobID, attempt: Int, failure: JobFailure, disposition: FailureDisposition,
                      deferrable: Bool = false) async throws(StoreError) -> Job? {
-        try await perform(writesOneStatement: true, deferrable: deferrable) { tx throws(StoreError) in
+        try await awaiting { fail(id, attempt: attempt, failure: failure, disposition: disposition, deferrable: deferrable, completion: $0) }
+    }
+
+    /// `fail` for a caller that does not await.
+    public func fail(_ id: JobID, attempt: Int, failure: JobFailure, disposition: FailureDisposition, deferrable: Bool = false,
+                     completion: @escaping @Sendable (Result<Job?, StoreError>) -> Void) {
+        perform(writesOneStatement: true, deferrable: deferrable, { tx throws(StoreError) in
             try tx.fail(id, attempt: attempt, failure: failure, disposition: disposition)
-        }
+        }, completion: completion)
     }
 
     /// Cancels an unfinished job (`invalidState` for a finished one).
