@@ -1,15 +1,15 @@
 import Foundation
 import JobCore
 
-/// What one workload cost the daemon, counted around it: commits and WAL
-/// bytes (the daemon's own `stats.storage`), context switches of its threads
+/// What one workload cost the daemon, counted around it: commits, writes
+/// and WAL bytes (the daemon's own `stats.storage`), context switches of its threads
 /// (/proc, or perf when it runs), and fsync calls (`perf stat` on the daemon's
 /// process, when perf is installed and we may use it; the machine-independent
 /// figure that decides speed on a real disk).
 final class Meter {
     private let pid: Int32
     private let client: SocketClient
-    private let storageBefore: (commits: Int, walBytes: Int)
+    private let storageBefore: (commits: Int, writes: Int, walBytes: Int)
     private let switchesBefore: Int
     private let cpuTicksBefore: Int
     private var perf: Process?
@@ -70,6 +70,10 @@ final class Meter {
         let commits = storage.commits - storageBefore.commits  // `stats` is a read: it commits nothing
         var figures = [
             Figure(name: "\(workload) commits per job", value: Double(commits) / Double(jobs), unit: "", note: "\(commits) commits"),
+            // Writes the writer ran (enqueues, claims, starts, ends...): a
+            // write per step of a job is work per job, shared commit or not.
+            Figure(name: "\(workload) writes per job", value: Double(storage.writes - storageBefore.writes) / Double(jobs), unit: "",
+                   note: "\(storage.writes - storageBefore.writes) writes"),
             Figure(name: "\(workload) WAL bytes per job", value: Double(storage.walBytes - storageBefore.walBytes) / Double(jobs),
                    unit: "B", note: "page size × frames"),
             Figure(name: "\(workload) context switches per request", value: Double(switches) / Double(requests), unit: "",
@@ -84,9 +88,10 @@ final class Meter {
         return figures
     }
 
-    private static func storage(_ client: SocketClient) throws -> (commits: Int, walBytes: Int) {
+    private static func storage(_ client: SocketClient) throws -> (commits: Int, writes: Int, walBytes: Int) {
         let storage = try client.call("stats").member("storage")
-        return (Int(storage?.member("commits")?.integer ?? 0), Int(storage?.member("wal_bytes")?.integer ?? 0))
+        return (Int(storage?.member("commits")?.integer ?? 0), Int(storage?.member("writes")?.integer ?? 0),
+                Int(storage?.member("wal_bytes")?.integer ?? 0))
     }
 
     /// User and system time of `pid` so far, in clock ticks.

@@ -40,11 +40,6 @@ public final class Engine: @unchecked Sendable {
     /// How long attempts take, on average (ns, a moving average): the
     /// engine claims ahead only while they are short.
     private var averageRunNanos: Double = .infinity
-    /// The dispatcher's last claim took all it asked for, so more jobs may
-    /// be waiting: only then does it claim ahead. Jobs that come one at a
-    /// time while the workers keep up (W2) would otherwise be claimed ahead
-    /// one by one, each paying a claim and a start record of its own.
-    private var backlogSeen = false
 
     /// The most jobs claimed ahead of the free slots.
     let lookahead: Int
@@ -140,9 +135,7 @@ public final class Engine: @unchecked Sendable {
             // transaction. The read holds no claim, so enqueues may claim meanwhile.
             if let free = freeSlots(), try store.mayClaim(free, now: clock()), let request = beginClaim(byDispatcher: true) {
                 defer { _ = endClaim() }
-                let claimed = try await store.claim(request)
-                lock.withLock { backlogSeen = claimed.count >= request.maxJobs + request.ahead }
-                accept(claimed)
+                accept(try await store.claim(request))
             }
         } catch {
             logger.error("cannot claim jobs", metadata: ["error": "\(error)"])
@@ -159,13 +152,7 @@ public final class Engine: @unchecked Sendable {
     func beginClaim(byDispatcher: Bool = false) -> ClaimRequest? {
         lock.lock()
         defer { lock.unlock() }
-        guard var request = freeSlotsLocked() else { return nil }
-        // An enqueue claims only for free workers (most often its own job):
-        // claiming ahead is the dispatcher's, once its claims show a backlog.
-        if !byDispatcher {
-            guard request.maxJobs > 0 else { return nil }
-            request.ahead = 0
-        }
+        guard let request = freeSlotsLocked() else { return nil }
         guard !claimInFlight else {
             if byDispatcher { dispatcherTurnedAway = true }
             return nil
@@ -193,7 +180,7 @@ public final class Engine: @unchecked Sendable {
         // Workers that no job claimed ahead will take: those whose queue has a slot start at once.
         let startable = waiting.reduce(0) { $0 + min($1.value, max(0, currentConfig.concurrency(of: $1.key) - (busyPerQueue[$1.key] ?? 0))) }
         let free = currentConfig.workers - busyTotal - startable
-        let target = averageRunNanos < Self.shortJobNanos && backlogSeen ? lookahead : 0
+        let target = averageRunNanos < Self.shortJobNanos ? lookahead : 0
         let ahead = claimedAhead.count * 2 <= target ? target - claimedAhead.count : 0
         guard free > 0 || ahead > 0 else { return nil }
         return ClaimRequest(maxJobs: max(free, 0), slotsPerQueue: slots, slotsForOtherQueues: DaemonConfig.defaultQueueConcurrency,
