@@ -24,12 +24,17 @@ public struct Job: Hashable, Sendable {
     public var errors: [JobFailure]
     /// The daemon run that holds the job while it is `running`; nil otherwise.
     public var leaseOwner: String?
+    /// The lease of a running external job (WORKERS.md); nil for the daemon's own.
+    public var lease: Lease?
+    /// What the latest heartbeat reported, if any.
+    public var progress: RawJSON?
 
     public init(
         id: JobID, queue: String, handler: String, payload: RawJSON, state: JobState,
         priority: Int, attempts: Int, maxAttempts: Int, uniqueKey: String?, tags: [String],
         createdAt: Timestamp, runAt: Timestamp, startedAt: Timestamp?, finishedAt: Timestamp?,
-        timeoutMs: Int64, result: RawJSON?, resultTruncated: Bool, errors: [JobFailure], leaseOwner: String?
+        timeoutMs: Int64, result: RawJSON?, resultTruncated: Bool, errors: [JobFailure], leaseOwner: String?,
+        lease: Lease? = nil, progress: RawJSON? = nil
     ) {
         self.id = id
         self.queue = queue
@@ -50,8 +55,28 @@ public struct Job: Hashable, Sendable {
         self.resultTruncated = resultTruncated
         self.errors = errors
         self.leaseOwner = leaseOwner
+        self.lease = lease
+        self.progress = progress
     }
 
     /// The last failure, or nil: the job object's `error`.
     public var error: JobFailure? { errors.last }
+}
+
+/// The lease of an external worker on the running attempt of a job.
+public struct Lease: Hashable, Sendable {
+    /// The fencing token of this attempt: only the reserver knows it.
+    public var token: String
+    /// The name the worker gave, if any.
+    public var worker: String?
+    public var expiresAt: Timestamp
+    /// The lease length the attempt was reserved with (a heartbeat's default).
+    public var leaseMs: Int64
+
+    public init(token: String, worker: String?, expiresAt: Timestamp, leaseMs: Int64) {
+        self.token = token
+        self.worker = worker
+        self.expiresAt = expiresAt
+        self.leaseMs = leaseMs
+    }
 }

@@ -6,6 +6,8 @@ public struct JobFailure: Hashable, Sendable, Codable {
     public var signal: Int?
     public var stderr: String?
     public var at: Timestamp
+    /// What an external worker's `fail` gave as `details` (any JSON).
+    public var details: RawJSON?
 
     /// The most failures a job keeps: older ones are dropped.
     public static let historyLimit = 20
@@ -13,12 +15,13 @@ public struct JobFailure: Hashable, Sendable, Codable {
     /// The message recorded for an attempt cut short by a crash or stop of the daemon.
     public static let interruptedMessage = "daemon stopped during the attempt"
 
-    public init(message: String, exitCode: Int? = nil, signal: Int? = nil, stderr: String? = nil, at: Timestamp) {
+    public init(message: String, exitCode: Int? = nil, signal: Int? = nil, stderr: String? = nil, at: Timestamp, details: RawJSON? = nil) {
         self.message = message
         self.exitCode = exitCode
         self.signal = signal
         self.stderr = stderr
         self.at = at
+        self.details = details
     }
 
     enum CodingKeys: String, CodingKey {
@@ -27,6 +30,7 @@ public struct JobFailure: Hashable, Sendable, Codable {
         case signal
         case stderr
         case at
+        case details
     }
 
     public init(from decoder: any Decoder) throws {
@@ -40,6 +44,8 @@ public struct JobFailure: Hashable, Sendable, Codable {
             throw DecodingError.dataCorruptedError(forKey: .at, in: c, debugDescription: "not an RFC 3339 time: \(text)")
         }
         self.at = at
+        // Stored as its JSON text: the history column is encoded with Codable.
+        details = try c.decodeIfPresent(String.self, forKey: .details).map(RawJSON.init(validatedText:))
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -49,6 +55,7 @@ public struct JobFailure: Hashable, Sendable, Codable {
         try c.encode(signal, forKey: .signal)
         try c.encode(stderr, forKey: .stderr)
         try c.encode(at.rfc3339, forKey: .at)
+        try c.encodeIfPresent(details?.text, forKey: .details)
     }
 }
 

@@ -20,11 +20,13 @@ public struct NewJob: Hashable, Sendable {
     public var timeoutMs: Int64
     public var uniqueKey: String?
     public var tags: [String]
+    /// Served by external workers (`reserve`), never by the daemon's own.
+    public var external: Bool
 
     public init(
         handler: String, payload: RawJSON = .null, queue: String = "default", priority: Int = 0,
         start: Start = .now, maxAttempts: Int = 5, timeoutMs: Int64 = 60_000,
-        uniqueKey: String? = nil, tags: [String] = []
+        uniqueKey: String? = nil, tags: [String] = [], external: Bool = false
     ) {
         self.handler = handler
         self.payload = payload
@@ -35,6 +37,7 @@ public struct NewJob: Hashable, Sendable {
         self.timeoutMs = timeoutMs
         self.uniqueKey = uniqueKey
         self.tags = tags
+        self.external = external
     }
 
     /// When the job may first run, for a job created at `now`.

@@ -155,10 +155,18 @@ private struct Reader {
     }
 
     mutating func readHandler(_ node: Node, _ key: String) -> HandlerConfig? {
-        let known: Set<String> = ["command", "builtin", "queue", "timeout", "max_attempts", "backoff", "env", "working_directory"]
+        let known: Set<String> = ["command", "builtin", "external", "lease", "queue", "timeout", "max_attempts", "backoff", "env",
+                                  "working_directory"]
         let pairs = mapping(node, key, known: known)
         let names = Set(pairs.map(\.0))
         var handler: HandlerConfig
+        if let external = pairs.first(where: { $0.0 == "external" })?.2 {
+            return readExternalHandler(node, key, pairs, flag: external)
+        }
+        if let lease = pairs.first(where: { $0.0 == "lease" })?.2 {
+            problem(lease, "\(key).lease", "applies to external handlers only (external: true)")
+            return nil
+        }
         switch (names.contains("command"), names.contains("builtin")) {
         case (true, true):
             problem(node, key, "give command or builtin, not both")
@@ -190,19 +198,7 @@ private struct Reader {
         for (name, _, value) in pairs {
             let path = "\(key).\(name)"
             switch name {
-            case "queue":
-                if let q = scalar(value, path) {
-                    if q.isEmpty || q.utf8.count > JobLimits.maxNameBytes { problem(value, path, "must be 1 to 255 bytes") } else { handler.queue = q }
-                }
-            case "timeout":
-                if let ms = duration(value, path) {
-                    if JobLimits.timeoutMs.contains(ms) { handler.timeoutMs = ms } else { problem(value, path, "must be at least 1ms") }
-                }
-            case "max_attempts":
-                if let n = int(value, path, min: 1) {
-                    if n <= JobLimits.maxAttempts.upperBound { handler.maxAttempts = n } else { problem(value, path, "must be at most 1000") }
-                }
-            case "backoff": handler.backoff = backoff(value, path)
+            case "queue", "timeout", "max_attempts", "backoff": readCommon(name, value, path, into: &handler)
             case "env":
                 guard handler.runsCommands else { problem(value, path, "applies to command handlers and exec only"); continue }
                 for (k, _, v) in mapping(value, path, known: nil) { if let s = scalar(v, "\(path).\(k)") { handler.env[k] = s } }
@@ -211,6 +207,54 @@ private struct Reader {
                 if let dir = scalar(value, path) {
                     if dir.hasPrefix("/") { handler.workingDirectory = dir } else { problem(value, path, "must be an absolute path") }
                 }
+            default: break
+            }
+        }
+        return handler
+    }
+
+    /// The keys every kind of handler has.
+    mutating func readCommon(_ name: String, _ value: Node, _ path: String, into handler: inout HandlerConfig) {
+        switch name {
+        case "queue":
+            if let q = scalar(value, path) {
+                if q.isEmpty || q.utf8.count > JobLimits.maxNameBytes { problem(value, path, "must be 1 to 255 bytes") } else { handler.queue = q }
+            }
+        case "timeout":
+            if let ms = duration(value, path) {
+                if JobLimits.timeoutMs.contains(ms) { handler.timeoutMs = ms } else { problem(value, path, "must be at least 1ms") }
+            }
+        case "max_attempts":
+            if let n = int(value, path, min: 1) {
+                if n <= JobLimits.maxAttempts.upperBound { handler.maxAttempts = n } else { problem(value, path, "must be at most 1000") }
+            }
+        case "backoff": handler.backoff = backoff(value, path)
+        default: break
+        }
+    }
+
+    /// `external: true`: served by workers; `command`, `builtin`, `env` and
+    /// `working_directory` make no sense beside it.
+    mutating func readExternalHandler(_ node: Node, _ key: String, _ pairs: [(String, Node, Node)], flag: Node) -> HandlerConfig? {
+        guard let text = scalar(flag, "\(key).external") else { return nil }
+        guard let value = Bool(text.lowercased()) else {
+            problem(flag, "\(key).external", "expected true or false")
+            return nil
+        }
+        guard value else {
+            problem(flag, "\(key).external", "external: false is the same as leaving it out; give command or builtin instead")
+            return nil
+        }
+        var handler = HandlerConfig(kind: .external)
+        for (name, _, value) in pairs {
+            let path = "\(key).\(name)"
+            switch name {
+            case "command", "builtin", "env", "working_directory":
+                problem(value, path, "not allowed next to external: true (workers run the job)")
+            case "lease":
+                guard let ms = duration(value, path) else { continue }
+                if HandlerConfig.leaseRangeMs.contains(ms) { handler.leaseMs = ms } else { problem(value, path, "must be from 1s to 1h") }
+            case "queue", "timeout", "max_attempts", "backoff": readCommon(name, value, path, into: &handler)
             default: break
             }
         }

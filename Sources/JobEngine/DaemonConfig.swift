@@ -71,6 +71,8 @@ public struct HandlerConfig: Sendable, Equatable {
         case builtin(Builtin)
         /// argv, run without a shell.
         case command([String])
+        /// Served by worker programs over the socket (WORKERS.md).
+        case external
     }
 
     public var kind: Kind
@@ -80,6 +82,8 @@ public struct HandlerConfig: Sendable, Equatable {
     public var backoff: RetryPolicy = .default
     public var env: [String: String] = [:]
     public var workingDirectory: String?
+    /// An external handler's default lease (`lease`).
+    public var leaseMs: Int64?
 
     public init(kind: Kind) {
         self.kind = kind
@@ -89,11 +93,14 @@ public struct HandlerConfig: Sendable, Equatable {
     public var runsCommands: Bool {
         switch kind {
         case .command, .builtin(.exec): true
-        case .builtin: false
+        case .builtin, .external: false
         }
     }
 
     /// Defaults of DAEMON.md for a job that names neither.
     public static let defaultTimeoutMs: Int64 = 60_000
     public static let defaultMaxAttempts = 5
+    /// WORKERS.md: an external handler's lease when it names none, and its range.
+    public static let defaultLeaseMs: Int64 = 30_000
+    public static let leaseRangeMs: ClosedRange<Int64> = 1_000...3_600_000
 }

@@ -15,7 +15,7 @@ extension Engine {
     /// path: no task per request). `completion` runs on the store's writer
     /// thread after the commit.
     public func enqueue(_ job: NewJob, completion: @escaping @Sendable (Result<EnqueueOutcome, StoreError>) -> Void) {
-        guard job.initialState(createdAt: clock()) == .queued, let request = beginClaim() else {
+        guard !job.external, job.initialState(createdAt: clock()) == .queued, let request = beginClaim() else {
             store.enqueue(job) { [self] result in
                 if case .success(let outcome) = result, !outcome.duplicate { wake() }
                 completion(result)
@@ -85,10 +85,12 @@ extension Engine {
 
     /// The job, with the defaults of its handler (from the config) filled in.
     /// Nil when no handler of that name exists (1003).
-    public func resolve(handler name: String, queue: String?, maxAttempts: Int?, timeoutMs: Int64?) -> (queue: String, maxAttempts: Int, timeoutMs: Int64)? {
+    public func resolve(handler name: String, queue: String?, maxAttempts: Int?, timeoutMs: Int64?)
+        -> (queue: String, maxAttempts: Int, timeoutMs: Int64, external: Bool)? {
         guard let handler = config.handler(named: name) else { return nil }
         return (queue ?? handler.queue ?? "default",
                 maxAttempts ?? handler.maxAttempts ?? HandlerConfig.defaultMaxAttempts,
-                timeoutMs ?? handler.timeoutMs ?? HandlerConfig.defaultTimeoutMs)
+                timeoutMs ?? handler.timeoutMs ?? HandlerConfig.defaultTimeoutMs,
+                handler.kind == .external)
     }
 }

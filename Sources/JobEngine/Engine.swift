@@ -16,16 +16,16 @@ public final class Engine: @unchecked Sendable {
 
     let lock = NSLock()
     // Guarded by `lock`:
-    private var currentConfig: DaemonConfig
+    var currentConfig: DaemonConfig
     private var busyTotal = 0
-    private var busyPerQueue: [String: Int] = [:]
+    var busyPerQueue: [String: Int] = [:]
     private var running: [JobID: RunningJob] = [:]
     var waiters: [JobID: [UInt64: Waiter]] = [:]
     var nextWaiterToken: UInt64 = 0
     /// Jobs whose end is being recorded as a deferrable write (no waiter
     /// when it was submitted): a waiter that comes now expedites it.
     var deferredEnds: Set<JobID> = []
-    private var stopping = false
+    var stopping = false
     /// One claim at a time (the dispatcher's or an enqueue's), so that two
     /// claims never count the same free slot.
     private var claimInFlight = false
@@ -34,9 +34,9 @@ public final class Engine: @unchecked Sendable {
     /// The pending wake-up for the earliest `run_at`; nil once it fired.
     private var timer: (due: Timestamp, token: UInt64, task: Task<Void, Never>)?
     private var nextTimerToken: UInt64 = 0
-    private var random = SystemRandomNumberGenerator()
+    var random = SystemRandomNumberGenerator()
     /// Jobs claimed ahead (`running` in the database, not started), in claim order.
-    private var claimedAhead: [Job] = []
+    var claimedAhead: [Job] = []
     /// How long attempts take, on average (ns, a moving average): the
     /// engine claims ahead only while they are short.
     private var averageRunNanos: Double = .infinity
@@ -48,6 +48,20 @@ public final class Engine: @unchecked Sendable {
     /// ahead would only wait (and show as running) for longer.
     static let shortJobNanos: Double = 20_000_000
     public static let defaultLookahead = 64
+
+    // External workers (Engine+External.swift), guarded by `lock`:
+    /// The leases held by external workers, by job.
+    var leases: [JobID: ExternalLease] = [:]
+    /// Those leases per queue: they take the queue's slots.
+    var leasesPerQueue: [String: Int] = [:]
+    /// `reserve` calls not yet answered, oldest first: new ones and those that wait.
+    var reserveCalls: [ReserveCall] = []
+    /// A reserve pass holds the claim (`claimInFlight`) while it runs; a
+    /// call or wake-up meanwhile asks for another pass after it.
+    var reservePassInFlight = false
+    var reservePassWanted = false
+    /// Connections that called `reserve`, for `workers`.
+    var connectedWorkers: [UInt64: ConnectedWorker] = [:]
 
     private let wakeups: AsyncStream<Void>
     private let wakeupSender: AsyncStream<Void>.Continuation
@@ -90,12 +104,23 @@ public final class Engine: @unchecked Sendable {
         currentConfig = config
         lock.unlock()
         store.maxActiveJobs = config.limits.maxQueuedJobs
+        Task { [self] in
+            do {
+                try await applyExternalHandlers()
+            } catch {
+                logger.error("cannot hand jobs to or from external workers after the reload", metadata: ["error": "\(error)"])
+            }
+            wake()
+        }
         wake()
     }
 
     /// At start-up, before the socket is bound: jobs an earlier run left
     /// `running` become failed attempts, retried after their handler's backoff.
+    /// External leases run on (WORKERS.md): they are loaded, not recovered.
     public func recoverInterruptedJobs() async throws(StoreError) -> [Job] {
+        try await applyExternalHandlers()
+        try await loadLeases()
         let config = self.config
         let recovered = try await store.recoverInterrupted { job in
             var random = SystemRandomNumberGenerator()
@@ -129,6 +154,8 @@ public final class Engine: @unchecked Sendable {
     // MARK: - Dispatch
 
     private func dispatch() async {
+        await expireLeases()
+        defer { serveWaitingReservers() }
         do {
             // A read first: most wake-ups (a job's end, an enqueue that
             // claimed its own job) find nothing to claim, and a claim is a
@@ -174,11 +201,14 @@ public final class Engine: @unchecked Sendable {
         var waiting: [String: Int] = [:]
         for job in claimedAhead { waiting[job.queue, default: 0] += 1 }
         var slots: [String: Int] = [:]
-        for queue in Set(currentConfig.queues.keys).union(busyPerQueue.keys).union(waiting.keys) {
+        for queue in Set(currentConfig.queues.keys).union(busyPerQueue.keys).union(waiting.keys).union(leasesPerQueue.keys) {
             slots[queue] = currentConfig.concurrency(of: queue) - (busyPerQueue[queue] ?? 0) - (waiting[queue] ?? 0)
+                - (leasesPerQueue[queue] ?? 0)
         }
         // Workers that no job claimed ahead will take: those whose queue has a slot start at once.
-        let startable = waiting.reduce(0) { $0 + min($1.value, max(0, currentConfig.concurrency(of: $1.key) - (busyPerQueue[$1.key] ?? 0))) }
+        let startable = waiting.reduce(0) {
+            $0 + min($1.value, max(0, currentConfig.concurrency(of: $1.key) - (busyPerQueue[$1.key] ?? 0) - (leasesPerQueue[$1.key] ?? 0)))
+        }
         let free = currentConfig.workers - busyTotal - startable
         let target = averageRunNanos < Self.shortJobNanos ? lookahead : 0
         let ahead = claimedAhead.count * 2 <= target ? target - claimedAhead.count : 0
@@ -187,16 +217,21 @@ public final class Engine: @unchecked Sendable {
                             ahead: ahead)
     }
 
-    /// Sets the timer to the earliest `run_at` of a waiting job.
+    /// Sets the timer to the earliest `run_at` of a waiting job, or the
+    /// earliest end of an external lease.
     private func scheduleTimer() async {
-        let next: Timestamp?
+        let nextRun: Timestamp?
         do {
-            next = try store.nextWakeTime()
+            nextRun = try store.nextWakeTime()
         } catch {
             logger.error("cannot read the next run_at", metadata: ["error": "\(error)"])
             return
         }
-        guard let next else { return }
+        if let expiry = earliestLeaseEnd() {
+            // Due already (it ran out since this dispatch began): look again.
+            if expiry <= clock() { wake() } else { scheduleWake(at: expiry) }
+        }
+        guard let next = nextRun else { return }
         if next <= clock() {
             // Due, but the claim did not take it: no free slot, or it fell due
             // after the read that decided there was nothing to claim. Promote
@@ -210,7 +245,7 @@ public final class Engine: @unchecked Sendable {
         scheduleWake(at: next)
     }
 
-    private func scheduleWake(at due: Timestamp) {
+    func scheduleWake(at due: Timestamp) {
         lock.lock()
         defer { lock.unlock() }
         // A pending timer no later than this one will wake the dispatcher (a
@@ -248,12 +283,30 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Ends a claim; true when the dispatcher was turned away meanwhile
-    /// and must be woken.
+    /// and must be woken. A reserve pass that waited for it runs now.
     func endClaim() -> Bool {
-        lock.withLock {
+        let (turnedAway, passWanted) = lock.withLock {
             claimInFlight = false
             defer { dispatcherTurnedAway = false }
-            return dispatcherTurnedAway
+            return (dispatcherTurnedAway, reservePassWanted && !reservePassInFlight)
+        }
+        if passWanted { runReservePass() }
+        return turnedAway
+    }
+
+    /// Takes the claim for a reserve pass: no claim of the daemon's own
+    /// counts the free slots meanwhile. False when one is under way (the
+    /// pass is then wanted, and runs when it ends).
+    func beginReservePass() -> Bool {
+        lock.withLock {
+            guard !claimInFlight, !reservePassInFlight else {
+                reservePassWanted = true
+                return false
+            }
+            claimInFlight = true
+            reservePassInFlight = true
+            reservePassWanted = false
+            return true
         }
     }
 
@@ -399,6 +452,7 @@ public final class Engine: @unchecked Sendable {
         lock.lock()
         let entry = running[id]
         claimedAhead.removeAll { $0.id == id }  // cancelled before it started
+        dropLeaseLocked(id)  // an external job: its worker's next call gets 1007
         lock.unlock()
         entry?.handle.cancel()
         entry?.task?.cancel()
@@ -415,6 +469,7 @@ public final class Engine: @unchecked Sendable {
             timer?.task.cancel()
             return currentConfig.shutdownGraceMs
         }
+        refuseReserveCalls()
         wakeupSender.finish()
 
         let deadline = ContinuousClock.now + .milliseconds(grace)

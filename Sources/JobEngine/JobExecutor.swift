@@ -31,6 +31,10 @@ struct JobExecutor: Sendable {
             }
         case .command(let argv):
             return await runCommand(job, argv: argv, environment: handler.env, workingDirectory: handler.workingDirectory, handle: handle)
+        case .external:
+            // Claimed by the daemon while the config said otherwise (a reload
+            // in between): the next attempt goes to the workers.
+            return .failed(JobFailure(message: "handler \"\(job.handler)\" is served by external workers now", at: clock()), permanent: false)
         }
     }
 

@@ -5,7 +5,8 @@ import JobCore
 public enum JobJSON {
     /// `brief`: for `list` entries, payload, result and errors are left out (null / []).
     /// `duplicate`: added for the answer to `enqueue` with `wait_ms`.
-    public static func write(_ job: Job, to w: inout JSONWriter, brief: Bool = false, duplicate: Bool? = nil) {
+    /// `token`: the lease's token is written too (only in the answer to `reserve`).
+    public static func write(_ job: Job, to w: inout JSONWriter, brief: Bool = false, duplicate: Bool? = nil, token: Bool = false) {
         w.object { o in
             o.member("id") { $0.integer(job.id.rawValue) }
             o.member("queue") { $0.string(job.queue) }
@@ -32,6 +33,17 @@ public enum JobJSON {
             o.member("errors") { w in
                 w.array(brief ? [] : job.errors) { w, failure in writeFailure(failure, to: &w) }
             }
+            // External jobs only (WORKERS.md): the lease while running, the progress once reported.
+            if let lease = job.lease, job.state == .running {
+                o.member("lease") { w in
+                    w.object { l in
+                        if token { l.member("token") { $0.string(lease.token) } }
+                        l.member("expires_at") { $0.timestamp(lease.expiresAt) }
+                        l.member("worker") { $0.optionalString(lease.worker) }
+                    }
+                }
+            }
+            if let progress = job.progress { o.member("progress") { w in if brief { w.null() } else { w.raw(progress) } } }
             if let duplicate { o.member("duplicate") { $0.bool(duplicate) } }
         }
     }
@@ -43,6 +55,7 @@ public enum JobJSON {
             o.member("signal") { w in if let s = failure.signal { w.integer(s) } else { w.null() } }
             o.member("stderr") { $0.optionalString(failure.stderr) }
             o.member("at") { $0.timestamp(failure.at) }
+            if let details = failure.details { o.member("details") { $0.raw(details) } }
         }
     }
 }

@@ -141,3 +141,101 @@ public struct NoParams: Sendable {
         _ = try Params(value, allowed: [])
     }
 }
+
+/// The range of a lease (WORKERS.md), and the most `progress` may take.
+public enum LeaseLimits {
+    public static let leaseMs: ClosedRange<Int64> = 1_000...3_600_000
+    public static let maxJobs: ClosedRange<Int64> = 1...100
+    public static let handlers: ClosedRange<Int> = 1...64
+    public static let maxWorkerBytes = 128
+    public static let maxProgressBytes = 4096
+}
+
+/// `reserve`.
+public struct ReserveParams: Sendable {
+    public var handlers: [String]
+    public var maxJobs: Int
+    public var leaseMs: Int64?
+    public var waitMs: Int64
+    public var worker: String?
+
+    public init(_ value: JSONValue?) throws(RPCError) {
+        let p = try Params(value, allowed: ["handlers", "max_jobs", "lease_ms", "wait_ms", "worker"])
+        guard let handlers = try p.stringArray("handlers") else { throw RPCError.invalidParam("handlers", "required") }
+        guard LeaseLimits.handlers.contains(handlers.count) else {
+            throw RPCError.invalidParam("handlers", "must name 1 to \(LeaseLimits.handlers.upperBound) handlers")
+        }
+        if handlers.contains(where: { $0.isEmpty || $0.utf8.count > JobLimits.maxNameBytes }) {
+            throw RPCError.invalidParam("handlers", "each name must be 1 to 255 bytes")
+        }
+        self.handlers = handlers
+        maxJobs = Int(try p.integer("max_jobs", in: LeaseLimits.maxJobs) ?? 1)
+        leaseMs = try p.integer("lease_ms", in: LeaseLimits.leaseMs)
+        waitMs = try p.integer("wait_ms", in: JobLimits.waitMs) ?? 0
+        worker = try p.string("worker")
+        if let worker, worker.utf8.count > LeaseLimits.maxWorkerBytes {
+            throw RPCError.invalidParam("worker", "at most \(LeaseLimits.maxWorkerBytes) bytes")
+        }
+    }
+}
+
+/// The id and token every call on a lease gives.
+private func leaseIdentity(_ p: Params) throws(RPCError) -> (JobID, String) {
+    let id = JobID(try p.requiredInteger("id", in: 1...Int64.max))
+    let token = try p.requiredString("token")
+    guard !token.isEmpty, token.utf8.count <= 256 else { throw RPCError.invalidParam("token", "must be 1 to 256 bytes") }
+    return (id, token)
+}
+
+/// `heartbeat`.
+public struct HeartbeatParams: Sendable {
+    public var id: JobID
+    public var token: String
+    public var leaseMs: Int64?
+    public var progress: RawJSON?
+
+    public init(_ value: JSONValue?) throws(RPCError) {
+        let p = try Params(value, allowed: ["id", "token", "lease_ms", "progress"])
+        (id, token) = try leaseIdentity(p)
+        leaseMs = try p.integer("lease_ms", in: LeaseLimits.leaseMs)
+        progress = p.raw("progress").map { RawJSON(validatedText: $0.rawText) }
+        if let progress, progress.text.utf8.count > LeaseLimits.maxProgressBytes {
+            throw RPCError.invalidParam("progress", "at most \(LeaseLimits.maxProgressBytes) bytes of JSON")
+        }
+    }
+}
+
+/// `complete`.
+public struct CompleteParams: Sendable {
+    public var id: JobID
+    public var token: String
+    public var result: RawJSON?
+
+    public init(_ value: JSONValue?) throws(RPCError) {
+        let p = try Params(value, allowed: ["id", "token", "result"])
+        (id, token) = try leaseIdentity(p)
+        result = p.raw("result").map { RawJSON(validatedText: $0.rawText) }
+    }
+}
+
+/// `fail`.
+public struct FailParams: Sendable {
+    public var id: JobID
+    public var token: String
+    public var message: String
+    public var retry: Bool
+    public var details: RawJSON?
+
+    public init(_ value: JSONValue?) throws(RPCError) {
+        let p = try Params(value, allowed: ["id", "token", "error"])
+        (id, token) = try leaseIdentity(p)
+        guard let error = p.raw("error") else { throw RPCError.invalidParam("error", "required") }
+        let e = try Params(error, allowed: ["message", "retry", "details"], prefix: "error")
+        message = try e.requiredString("message")
+        retry = try e.bool("retry") ?? true
+        details = e.raw("details").map { RawJSON(validatedText: $0.rawText) }
+        if let details, details.text.utf8.count > LeaseLimits.maxProgressBytes {
+            throw RPCError.invalidParam("error.details", "at most \(LeaseLimits.maxProgressBytes) bytes of JSON")
+        }
+    }
+}

@@ -6,10 +6,16 @@ public struct Params {
     private var fields: [String: JSONValue] = [:]
     /// Set for the entries of `enqueue_batch`: errors carry `data.index`.
     private let index: Int?
+    /// Set for an object inside the params (`error` of `fail`): field names are `error.message`.
+    private let prefix: String?
 
     /// `allowed`: the method's parameter names. Absent params count as `{}`.
-    public init(_ value: JSONValue?, allowed: Set<String>, index: Int? = nil) throws(RPCError) {
+    public init(_ value: JSONValue?, allowed: Set<String>, index: Int? = nil, prefix: String? = nil) throws(RPCError) {
         self.index = index
+        self.prefix = prefix
+        if let prefix, value?.members == nil {
+            throw RPCError.invalidParam(prefix, "expected an object")
+        }
         guard let value, !value.isNull else { return }
         guard let members = value.members else {
             throw index == nil ? RPCError(.invalidParams, "params: expected an object")
@@ -22,7 +28,13 @@ public struct Params {
     }
 
     private func fail(_ field: String, _ problem: String) -> RPCError {
-        RPCError.invalidParam(field, problem, index: index)
+        RPCError.invalidParam(prefix.map { "\($0).\(field)" } ?? field, problem, index: index)
+    }
+
+    public func bool(_ key: String) throws(RPCError) -> Bool? {
+        guard let value = fields[key] else { return nil }
+        guard let b = value.bool else { throw fail(key, "expected true or false") }
+        return b
     }
 
     public func has(_ key: String) -> Bool { fields[key] != nil }

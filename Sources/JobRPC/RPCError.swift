@@ -13,6 +13,7 @@ public enum RPCErrorCode: Int, Sendable, CaseIterable {
     case permissionDenied = 1004
     case overloaded = 1005
     case shuttingDown = 1006
+    case leaseLost = 1007
 }
 
 /// An error answer: code, message, and the optional `data` details.

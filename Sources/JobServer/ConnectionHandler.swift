@@ -1,5 +1,7 @@
 import JobCore
 import Logging
+import JobEngine
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// One client connection. Requests run concurrently and are answered as
@@ -20,7 +22,9 @@ final class ConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     private let logger: Logger
     // On the event loop only:
     private var context: ChannelHandlerContext?
-    private var peer: PeerCredentials?
+    private var caller: Caller?
+    /// This connection's number, for the engine (workers, their waiting calls).
+    let connection = ConnectionNumbers.next()
     private var inFlight = 0
     private var readPending = false
     private var closing = false
@@ -43,9 +47,14 @@ final class ConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
 
     func channelActive(context: ChannelHandlerContext) {
         PeerCredentials.of(context.channel).whenComplete { [self] result in
-            if case .success(let credentials) = result { peer = credentials }
+            if case .success(let c) = result { caller = Caller(connection: connection, pid: c.pid, uid: c.uid, gid: c.gid) }
         }
         context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        service.connectionClosed(connection)
+        context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -60,12 +69,12 @@ final class ConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }  // blank lines are ignored
             inFlight += 1
             let service = self.service
-            let peer = self.peer
+            let caller = self.caller
             let loop = context.eventLoop
             let handler = NIOLoopBound(self, eventLoop: loop)
             // Answered on this loop: at once for a read, else from the writer
             // thread or a task (NIO wakes a loop once for many such answers).
-            service.respond(to: line, peer: peer) { response in
+            service.respond(to: line, caller: caller) { response in
                 if loop.inEventLoop {
                     handler.value.finished(response)
                 } else {
@@ -130,5 +139,17 @@ final class ConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         logger.debug("connection error", metadata: ["error": "\(error)"])
         context.close(promise: nil)
+    }
+}
+
+/// Numbers connections: unique for the life of the daemon.
+enum ConnectionNumbers {
+    private static let counter = NIOLockedValueBox<UInt64>(0)
+
+    static func next() -> UInt64 {
+        counter.withLockedValue { value in
+            value += 1
+            return value
+        }
     }
 }

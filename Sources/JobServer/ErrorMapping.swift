@@ -1,5 +1,6 @@
 import JobCore
 import JobRPC
+import JobEngine
 import JobStore
 
 /// The one place where store errors become wire errors.
@@ -25,6 +26,17 @@ extension RPCError {
     /// A field of a job out of range (checked again when the job is built).
     init(_ error: JobValidationError, index: Int? = nil) {
         self = .invalidParam(error.field, error.message, index: index)
+    }
+
+    /// A worker's call on a lease it no longer holds: 1007 with the job's state.
+    init(_ error: LeaseCallError) {
+        switch error {
+        case .store(let store):
+            self.init(store)
+        case .leaseLost(let lost):
+            self.init(.leaseLost, "lease lost: the token does not hold job \(lost.id) (it is \(lost.state) now)",
+                      state: lost.state, jobID: lost.id)
+        }
     }
 
     static let shuttingDown = RPCError(.shuttingDown, "the daemon is shutting down and accepts no new work")

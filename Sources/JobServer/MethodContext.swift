@@ -8,6 +8,8 @@ struct MethodContext: Sendable {
     var engine: Engine
     var config: DaemonConfig
     var version: String
+    /// The connection and its peer (nil when `SO_PEERCRED` could not be read).
+    var caller: Caller?
 }
 
 /// One RPC method: reads its params, does its work, writes its result value.

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import JobEngine
 import NIOCore
 
 /// Who is on the other end of a connection, from `SO_PEERCRED`.
@@ -38,7 +39,7 @@ struct AccessPolicy: Sendable {
     /// Read once: a policy is made for every request.
     private static let ownUID = getuid()
 
-    func allows(_ peer: PeerCredentials?, method: String) -> Bool {
+    func allows(_ peer: Caller?, method: String) -> Bool {
         if method == "ping" || (allowUIDs.isEmpty && allowGIDs.isEmpty) { return true }
         guard let peer else { return false }
         return peer.uid == 0 || peer.uid == daemonUID || allowUIDs.contains(peer.uid) || allowGIDs.contains(peer.gid)

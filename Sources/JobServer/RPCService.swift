@@ -13,6 +13,7 @@ public struct RPCService: Sendable {
     static let methods: [String: any RPCMethod.Type] = Dictionary(uniqueKeysWithValues: ([
         EnqueueMethod.self, EnqueueBatchMethod.self, GetMethod.self, WaitMethod.self, ListMethod.self, CancelMethod.self,
         RetryMethod.self, StatsMethod.self, PauseMethod.self, ResumeMethod.self, PingMethod.self,
+        ReserveMethod.self, HeartbeatMethod.self, CompleteMethod.self, FailMethod.self, WorkersMethod.self,
     ] as [any RPCMethod.Type]).map { ($0.name, $0) })
 
     public init(engine: Engine, version: String, logger: Logger) {
@@ -26,14 +27,14 @@ public struct RPCService: Sendable {
     /// a task (`RPCMethod.start`) starts on this thread, and `reply` runs
     /// here (a read) or on the store's writer thread (a write); anything
     /// else runs in a task, and `reply` runs there.
-    func respond(to line: [UInt8], peer: PeerCredentials?, reply: @escaping @Sendable (JSONWriter?) -> Void) {
+    func respond(to line: [UInt8], caller: Caller?, reply: @escaping @Sendable (JSONWriter?) -> Void) {
         let decoded = RPCDecoder.decode(line: line)
-        if case .single(.success(let request)) = decoded, startWithoutTask(request, peer: peer, reply: reply) { return }
-        Task { reply(await respond(to: decoded, peer: peer)) }
+        if case .single(.success(let request)) = decoded, startWithoutTask(request, caller: caller, reply: reply) { return }
+        Task { reply(await respond(to: decoded, caller: caller)) }
     }
 
-    private func startWithoutTask(_ request: RPCRequest, peer: PeerCredentials?, reply: @escaping @Sendable (JSONWriter?) -> Void) -> Bool {
-        guard case .success(let (method, context)) = prepare(request, peer: peer), !(method.isNewWork && engine.isStopping) else {
+    private func startWithoutTask(_ request: RPCRequest, caller: Caller?, reply: @escaping @Sendable (JSONWriter?) -> Void) -> Bool {
+        guard case .success(let (method, context)) = prepare(request, caller: caller), !(method.isNewWork && engine.isStopping) else {
             return false  // the task path answers with the error
         }
         let id = request.id
@@ -44,19 +45,19 @@ public struct RPCService: Sendable {
     }
 
     /// Answers one line: nil when nothing is to be sent (notifications only).
-    func respond(to line: [UInt8], peer: PeerCredentials?) async -> JSONWriter? {
-        await respond(to: RPCDecoder.decode(line: line), peer: peer)
+    func respond(to line: [UInt8], caller: Caller?) async -> JSONWriter? {
+        await respond(to: RPCDecoder.decode(line: line), caller: caller)
     }
 
-    private func respond(to decoded: RPCMessage, peer: PeerCredentials?) async -> JSONWriter? {
+    private func respond(to decoded: RPCMessage, caller: Caller?) async -> JSONWriter? {
         switch decoded {
         case .single(let entry):
-            return await respond(to: entry, peer: peer)
+            return await respond(to: entry, caller: caller)
         case .batch(let entries):
             // The calls of a batch are independent: run them together.
             let answers = await withTaskGroup(of: (Int, JSONWriter?).self) { group in
                 for (index, entry) in entries.enumerated() {
-                    group.addTask { (index, await respond(to: entry, peer: peer)) }
+                    group.addTask { (index, await respond(to: entry, caller: caller)) }
                 }
                 var answers = [JSONWriter?](repeating: nil, count: entries.count)
                 for await (index, answer) in group { answers[index] = answer }
@@ -67,12 +68,12 @@ public struct RPCService: Sendable {
         }
     }
 
-    private func respond(to entry: Result<RPCRequest, RPCEnvelopeError>, peer: PeerCredentials?) async -> JSONWriter? {
+    private func respond(to entry: Result<RPCRequest, RPCEnvelopeError>, caller: Caller?) async -> JSONWriter? {
         switch entry {
         case .failure(let envelope):
             return RPCEncoder.failure(id: envelope.id, envelope.error)
         case .success(let request):
-            let outcome = await execute(request, peer: peer)
+            let outcome = await execute(request, caller: caller)
             guard let id = request.id else { return nil }  // a notification is never answered
             return Self.encode(id: id, outcome, method: request.method, logger: logger)
         }
@@ -91,21 +92,21 @@ public struct RPCService: Sendable {
     }
 
     /// The method and what it runs with, once the caller may call it.
-    private func prepare(_ request: RPCRequest, peer: PeerCredentials?) -> Result<(any RPCMethod.Type, MethodContext), RPCError> {
+    private func prepare(_ request: RPCRequest, caller: Caller?) -> Result<(any RPCMethod.Type, MethodContext), RPCError> {
         guard let method = Self.methods[request.method] else {
             return .failure(RPCError(.methodNotFound, "method not found: \(request.method)"))
         }
         let config = engine.config
         let policy = AccessPolicy(allowUIDs: Set(config.socket.allowUIDs), allowGIDs: Set(config.socket.allowGIDs))
-        guard policy.allows(peer, method: request.method) else {
-            return .failure(RPCError(.permissionDenied, "permission denied: uid \(peer.map { String($0.uid) } ?? "unknown") may not call \(request.method)"))
+        guard policy.allows(caller, method: request.method) else {
+            return .failure(RPCError(.permissionDenied, "permission denied: uid \(caller.map { String($0.uid) } ?? "unknown") may not call \(request.method)"))
         }
-        return .success((method, MethodContext(engine: engine, config: config, version: version)))
+        return .success((method, MethodContext(engine: engine, config: config, version: version, caller: caller)))
     }
 
-    private func execute(_ request: RPCRequest, peer: PeerCredentials?) async -> Result<JSONWriter, RPCError> {
+    private func execute(_ request: RPCRequest, caller: Caller?) async -> Result<JSONWriter, RPCError> {
         let (method, context): (any RPCMethod.Type, MethodContext)
-        switch prepare(request, peer: peer) {
+        switch prepare(request, caller: caller) {
         case .success(let prepared): (method, context) = prepared
         case .failure(let error): return .failure(error)
         }
@@ -126,8 +127,14 @@ public struct RPCService: Sendable {
         switch method.name {
         case EnqueueMethod.name: _ = try EnqueueParams(params)
         case EnqueueBatchMethod.name: _ = try EnqueueBatchParams(params)
+        case ReserveMethod.name: _ = try ReserveParams(params)
         default: _ = try JobIDParams(params)
         }
+    }
+
+    /// A connection closed: its waiting `reserve` calls go, its worker is no longer listed.
+    func connectionClosed(_ connection: UInt64) {
+        engine.connectionClosed(connection)
     }
 
     /// The answer to a line over `max_message_bytes`.

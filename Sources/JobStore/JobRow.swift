@@ -6,7 +6,8 @@ enum JobRow {
     /// The columns every job query selects, in the order `decode` reads them.
     static let columns = """
         id, queue, handler, payload, state, priority, attempts, max_attempts, unique_key, tags, \
-        created_at, run_at, started_at, finished_at, timeout_ms, result, result_truncated, errors, lease_owner
+        created_at, run_at, started_at, finished_at, timeout_ms, result, result_truncated, errors, lease_owner, \
+        lease_token, lease_worker, lease_expires_at, lease_ms, progress
         """
 
     static func decode(_ row: SQLiteStatement) throws(StoreError) -> Job {
@@ -33,7 +34,12 @@ enum JobRow {
             result: row.optionalText(15).map(RawJSON.init(validatedText:)),
             resultTruncated: row.int(16) != 0,
             errors: try decodeErrors(row.text(17)),
-            leaseOwner: row.optionalText(18)
+            leaseOwner: row.optionalText(18),
+            lease: row.optionalText(19).map { token in
+                Lease(token: token, worker: row.optionalText(20),
+                      expiresAt: Timestamp(millisecondsSinceEpoch: row.optionalInt(21) ?? 0), leaseMs: row.optionalInt(22) ?? 0)
+            },
+            progress: row.optionalText(23).map(RawJSON.init(validatedText:))
         )
     }
 

@@ -86,7 +86,46 @@ extension JobStore {
                 SELECT queue FROM job_counts WHERE state = 'queued' AND n > 0
                 AND queue NOT IN (SELECT name FROM queues WHERE paused = 1)
                 """) { $0.text(0) }
-            return ready.contains { request.limit(for: $0) > 0 }
+            // A queue may hold only external jobs: look for the daemon's own.
+            for queue in ready where request.limit(for: queue) > 0 {
+                let own = try db.firstRow("look for ready jobs", """
+                    SELECT 1 FROM jobs WHERE state = 'queued' AND external = 0 AND queue = ? LIMIT 1
+                    """, [.text(queue)]) { _ in true } ?? false
+                if own { return true }
+            }
+            return false
+        }
+    }
+
+    /// Whether `reserve` could find a job of `handlers` at `now`: a due
+    /// waiting external job, or a ready one in an unpaused queue with a
+    /// free slot. A read of the last commit, like `mayClaim`.
+    public func mayReserve(handlers: Set<String>, now: Timestamp, freeSlots: (String) -> Int) throws(StoreError) -> Bool {
+        let queues = try read("look for external jobs") { db throws(StoreError) in
+            let due = try db.firstRow("look for external jobs", """
+                SELECT 1 FROM jobs INDEXED BY jobs_waiting
+                WHERE state IN \(SQLStates.list(JobState.waiting)) AND run_at <= ? AND external = 1 LIMIT 1
+                """, [.int(now.rawValue)]) { _ in true } ?? false
+            if due { return nil as [String]? }
+            return try db.rows("look for external jobs", """
+                SELECT queue FROM job_counts WHERE state = 'queued' AND n > 0
+                AND queue NOT IN (SELECT name FROM queues WHERE paused = 1)
+                """) { $0.text(0) }
+        }
+        guard let queues else { return true }
+        let open = queues.filter { freeSlots($0) > 0 }
+        guard !open.isEmpty else { return false }
+        return try read("look for external jobs") { db throws(StoreError) in
+            for queue in open {
+                for handler in handlers {
+                    let found = try db.firstRow("look for external jobs", """
+                        SELECT 1 FROM jobs INDEXED BY jobs_ready_external
+                        WHERE state = 'queued' AND external = 1 AND handler = ? AND queue = ? LIMIT 1
+                        """, [.text(handler), .text(queue)]) { _ in true } ?? false
+                    if found { return true }
+                }
+            }
+            return false
         }
     }
 

@@ -58,6 +58,7 @@ extension WriteTransaction {
     /// (Its start, if recorded, is applied first: deferred writes lead each transaction.)
     private static let markCancelled = """
         UPDATE jobs SET state = '\(JobEvent.cancelled.target)', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL,
+                        lease_token = NULL, lease_worker = NULL,
                         attempts = attempts - (state = 'running' AND started_at IS NULL)
         WHERE id = ? AND \(SQLStates.guardFor(.cancelled))
         RETURNING \(JobRow.columns)

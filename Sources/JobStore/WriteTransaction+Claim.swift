@@ -112,7 +112,7 @@ extension WriteTransaction {
 
     private static let readyInQueue = """
         SELECT id, priority, run_at FROM jobs
-        WHERE state = 'queued' AND queue = ?
+        WHERE state = 'queued' AND external = 0 AND queue = ?
         ORDER BY priority DESC, run_at, id LIMIT ?
         """
 

@@ -48,10 +48,11 @@ extension WriteTransaction {
     }
 
     /// Jobs left `running` by an earlier run of the daemon (a crash, a kill)
-    /// each count as a failed attempt; `retryDelayMs` gives each one's backoff.
+    /// each count as a failed attempt (external jobs are not: their leases
+    /// run on, WORKERS.md); `retryDelayMs` gives each one's backoff.
     func recoverInterrupted(retryDelayMs: (Job) -> Int64) throws(StoreError) -> [Job] {
         let orphans = try connection.rows(
-            "recover", "SELECT \(JobRow.columns) FROM jobs WHERE state = 'running' AND lease_owner IS NOT ? ORDER BY id",
+            "recover", "SELECT \(JobRow.columns) FROM jobs WHERE state = 'running' AND lease_owner IS NOT ? AND lease_token IS NULL ORDER BY id",
             [.text(leaseOwner)], JobRow.decode)
         var recovered: [Job] = []
         for job in orphans {
@@ -72,7 +73,7 @@ extension WriteTransaction {
 
     private static let markSucceeded = """
         UPDATE jobs SET state = '\(JobEvent.succeeded.target)', finished_at = ?, result = ?, result_truncated = ?,
-                        lease_owner = NULL, lease_expires_at = NULL
+                        lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL, lease_worker = NULL
         WHERE id = ? AND \(SQLStates.guardFor(.succeeded)) AND attempts = ?
         RETURNING \(JobRow.columns)
         """
@@ -83,7 +84,7 @@ extension WriteTransaction {
 
     private static let markFailed = """
         UPDATE jobs SET state = ?, errors = ?, run_at = coalesce(?, run_at), finished_at = ?,
-                        lease_owner = NULL, lease_expires_at = NULL
+                        lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL, lease_worker = NULL
         WHERE id = ? AND state = 'running' AND attempts = ?
         RETURNING \(JobRow.columns)
         """

@@ -39,23 +39,26 @@ import Testing
         #expect(count == [["\(Migration.all.count)"]])
     }
 
-    static let second = Migration(version: 2, fileName: "0002_test_note.sql", sql: """
+    /// The version after the newest real one.
+    static let next = Migration.all.count + 1
+
+    static let second = Migration(version: next, fileName: String(format: "%04d_test_note.sql", next), sql: """
         ALTER TABLE jobs ADD COLUMN note TEXT;
         CREATE TABLE test_marker (x INTEGER);
         """)
 
     @Test func upgradesAnOlderSchemaWithOnlyTheNewMigration() async throws {
-        let t = try TestStore()  // version 1, the fixture of an older schema
+        let t = try TestStore()  // the newest real version: the fixture of an older schema
         let id = try await t.enqueue()
         try t.reopen { $0.migrations = Migration.all + [Self.second] }
-        #expect(try outsideQuery(t.path, "SELECT version FROM schema_migrations ORDER BY version") == [["1"], ["2"]])
+        #expect(try outsideQuery(t.path, "SELECT version FROM schema_migrations ORDER BY version") == (1...Self.next).map { ["\($0)"] })
         #expect(try outsideQuery(t.path, "SELECT id, note FROM jobs") == [["\(id)", "NULL"]])
         #expect(try t.job(id).state == .queued)
     }
 
     @Test func aFailingMigrationRollsBackAndNamesItsFile() throws {
         let t = try TestStore()
-        let broken = Migration(version: 2, fileName: "0002_broken.sql", sql: """
+        let broken = Migration(version: Self.next, fileName: String(format: "%04d_broken.sql", Self.next), sql: """
             CREATE TABLE half_done (x INTEGER);
             INSERT INTO no_such_table VALUES (1);
             """)
@@ -63,11 +66,10 @@ import Testing
             try t.reopen { $0.migrations = Migration.all + [broken] }
         } throws: { error in
             guard case StoreError.migrationFailed(let file, let message) = error else { return false }
-            return file == "0002_broken.sql" && message.contains("no_such_table")
-                && "\(error)".contains("0002_broken.sql")
+            return file == broken.fileName && message.contains("no_such_table") && "\(error)".contains(broken.fileName)
         }
         #expect(try outsideQuery(t.path, "SELECT count(*) FROM sqlite_master WHERE name = 'half_done'") == [["0"]])
-        #expect(try outsideQuery(t.path, "SELECT max(version) FROM schema_migrations") == [["1"]])
+        #expect(try outsideQuery(t.path, "SELECT max(version) FROM schema_migrations") == [["\(Migration.all.count)"]])
         try t.reopen()  // the database still works with the migrations it had
     }
 

@@ -12,13 +12,16 @@ import Testing
     }
 
     @Test(arguments: [
-        ("SELECT id, priority, run_at FROM jobs WHERE state = 'queued' AND queue = 'q' ORDER BY priority DESC, run_at, id LIMIT 5", "jobs_ready"),
+        ("SELECT id, priority, run_at FROM jobs WHERE state = 'queued' AND external = 0 AND queue = 'q' ORDER BY priority DESC, run_at, id LIMIT 5", "jobs_ready"),
+        ("SELECT id, priority, run_at FROM jobs INDEXED BY jobs_ready_external WHERE state = 'queued' AND external = 1 AND handler = 'h' AND queue = 'q' ORDER BY priority DESC, run_at, id LIMIT 5", "jobs_ready_external"),
+        ("SELECT 1 FROM jobs WHERE state = 'queued' AND external = 0 AND queue = 'q' LIMIT 1", "jobs_ready"),
+        ("SELECT id FROM jobs WHERE state = 'running' AND lease_token IS NOT NULL", "jobs_state"),
         ("SELECT id FROM jobs INDEXED BY jobs_waiting WHERE state IN ('scheduled', 'retrying') AND run_at <= 5 ORDER BY run_at LIMIT 10", "jobs_waiting"),
         ("SELECT run_at FROM jobs INDEXED BY jobs_waiting WHERE state IN ('scheduled', 'retrying') ORDER BY run_at LIMIT 1", "jobs_waiting"),
         ("SELECT id, state FROM jobs WHERE unique_key = 'k' AND state IN ('scheduled', 'queued', 'running', 'retrying')", "jobs_unique_key"),
         ("SELECT id FROM jobs WHERE state = 'succeeded' AND finished_at IS NOT NULL AND finished_at < 5 ORDER BY finished_at LIMIT 500", "jobs_finished"),
         ("SELECT id FROM jobs WHERE id > 0 AND state = 'failed' ORDER BY id LIMIT 101", "jobs_state"),
-        ("SELECT id FROM jobs WHERE state = 'running' AND lease_owner IS NOT 'x' ORDER BY id", "jobs_state"),
+        ("SELECT id FROM jobs WHERE state = 'running' AND lease_owner IS NOT 'x' AND lease_token IS NULL ORDER BY id", "jobs_state"),
     ])
     func usesItsIndex(sql: String, index: String) throws {
         let t = try TestStore()

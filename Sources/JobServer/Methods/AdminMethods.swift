@@ -87,6 +87,8 @@ enum PingMethod: ImmediateRPCMethod {
         w.object { o in
             o.member("version") { $0.string(context.version) }
             o.member("protocol") { $0.integer(1) }
+            // The additions to version 1 served (PROTOCOL.md, ping).
+            o.member("features") { $0.array(["workers"]) { w, feature in w.string(feature) } }
         }
         return w
     }
