@@ -60,6 +60,7 @@ _jobctl() {
             'pause:Stop a queue from starting jobs (it still accepts them).'
             'resume:Let a paused queue start jobs again.'
             'stats:Jobs per queue and state, workers, version, uptime.'
+            'workers:List the connected external workers: name, pid and uid (from SO_PEERCRED), jobs held, last heartbeat.'
             'ping:Check that the daemon answers.'
             'help:Show subcommand help information.'
         )
@@ -67,7 +68,7 @@ _jobctl() {
         ;;
     arg)
         case "${words[1]}" in
-        enqueue|exec|status|wait|list|cancel|retry|pause|resume|stats|ping|help)
+        enqueue|exec|status|wait|list|cancel|retry|pause|resume|stats|workers|ping|help)
             "_jobctl_${words[1]}" && ret=0
             ;;
         esac
@@ -214,6 +215,17 @@ _jobctl_resume() {
 }
 
 _jobctl_stats() {
+    local -i ret=1
+    local -ar arg_specs=(
+        '--version[Show the version.]'
+        '(-h --help)'{-h,--help}'[Show help information.]'
+    )
+    _arguments -w -s -S : "${arg_specs[@]}" && ret=0
+
+    return "${ret}"
+}
+
+_jobctl_workers() {
     local -i ret=1
     local -ar arg_specs=(
         '--version[Show the version.]'

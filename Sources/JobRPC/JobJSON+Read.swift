@@ -26,13 +26,20 @@ extension JobJSON {
             uniqueKey: fields["unique_key"]?.string, tags: fields["tags"]?.elements?.compactMap(\.string) ?? [],
             createdAt: createdAt, runAt: runAt, startedAt: time("started_at"), finishedAt: time("finished_at"),
             timeoutMs: timeoutMs, result: raw("result"), resultTruncated: fields["result_truncated"]?.bool ?? false,
-            errors: failures, leaseOwner: nil)
+            errors: failures, leaseOwner: nil, lease: fields["lease"].flatMap(readLease), progress: raw("progress"))
+    }
+
+    /// `lease`: the token is there only in the answer to `reserve` (empty otherwise).
+    static func readLease(_ value: JSONValue) -> Lease? {
+        guard let expires = value.member("expires_at")?.string.flatMap(Timestamp.init(rfc3339:)) else { return nil }
+        return Lease(token: value.member("token")?.string ?? "", worker: value.member("worker")?.string, expiresAt: expires, leaseMs: 0)
     }
 
     static func readFailure(_ value: JSONValue) -> JobFailure? {
         guard let message = value.member("message")?.string,
               let at = value.member("at")?.string.flatMap(Timestamp.init(rfc3339:)) else { return nil }
         return JobFailure(message: message, exitCode: value.member("exit_code")?.integer.map { Int($0) },
-                          signal: value.member("signal")?.integer.map { Int($0) }, stderr: value.member("stderr")?.string, at: at)
+                          signal: value.member("signal")?.integer.map { Int($0) }, stderr: value.member("stderr")?.string, at: at,
+                          details: value.member("details").map { RawJSON(validatedText: $0.rawText) })
     }
 }

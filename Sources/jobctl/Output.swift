@@ -79,5 +79,12 @@ enum Output {
         if let error = job.error {
             print("  error   " + error.message + (error.exitCode.map { " (exit \($0))" } ?? ""))
         }
+        // External jobs (WORKERS.md): who holds the lease, until when, and what it reported.
+        if let lease = job.lease, job.state == .running {
+            print("  worker  \(lease.worker ?? "(unnamed)")  lease expires \(age(lease.expiresAt)) (\(lease.expiresAt.rfc3339))")
+        }
+        if let progress = job.progress {
+            print("  progress " + progress.text)
+        }
     }
 }

@@ -92,6 +92,51 @@ import Testing
         }
     }
 
+    @Test func readsAnExternalHandlerOfWorkersMd() throws {
+        let config = try loader.parse("""
+            handlers:
+              resize:
+                external: true
+                queue: images
+                lease: 30s
+                max_attempts: 5
+                backoff: { initial: 1s, factor: 2, max: 1h, jitter: 0.2 }
+                timeout: 10m
+              plain:
+                external: true
+            """, file: "x.yaml")
+        let resize = try #require(config.handlers["resize"])
+        #expect(resize.kind == .external && resize.queue == "images" && resize.leaseMs == 30_000 && resize.timeoutMs == 600_000)
+        #expect(resize.maxAttempts == 5 && resize.backoff.initialMs == 1000 && resize.backoff.jitter == 0.2)
+        #expect(config.handlers["plain"]?.leaseMs == nil && config.handlers["plain"]?.kind == .external)
+    }
+
+    @Test func anExternalHandlerRefusesWhatOnlyTheDaemonRuns() {
+        do {
+            _ = try loader.parse("""
+                handlers:
+                  a:
+                    external: true
+                    command: ["/bin/true"]
+                    env: { A: "1" }
+                    lease: 500ms
+                  b:
+                    builtin: noop
+                    lease: 5s
+                  c:
+                    external: maybe
+                """, file: "x.yaml")
+            Issue.record("accepted")
+        } catch {
+            let text = error.problems.map(\.description)
+            #expect(text.contains { $0.contains("handlers.a.command") && $0.contains("not allowed next to external") })
+            #expect(text.contains { $0.contains("handlers.a.env") })
+            #expect(text.contains { $0.contains("handlers.a.lease") && $0.contains("1s to 1h") })
+            #expect(text.contains { $0.contains("handlers.b.lease") && $0.contains("external handlers only") })
+            #expect(text.contains { $0.contains("handlers.c.external") && $0.contains("true or false") })
+        }
+    }
+
     @Test func aMissingDefaultFileIsTheDefaultsButANamedOneMustExist() throws {
         #expect(try loader.load(path: "/nonexistent/jobqueued.yaml", mustExist: false) == DaemonConfig(workers: 3))
         #expect(throws: ConfigError.self) { try loader.load(path: "/nonexistent/jobqueued.yaml", mustExist: true) }
