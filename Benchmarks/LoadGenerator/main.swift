@@ -2,7 +2,10 @@
 // real daemon (a release build), speaking the socket protocol like any client.
 //
 //   LoadGenerator --daemon .build/release/jobqueued [--quick] [--runs N] [--floor FILE] [--no-scale]
-//                 [--only W1,W1-paused,W2,W2-paused,batch,W3,W4,W5,scale]
+//                 [--only W1,W1-paused,W2,W2-paused,batch,W3,W4,W5,W7,scale] [--python-package DIR]
+//
+// W7 runs Benchmarks/w7-worker.py (the Python package's Worker) as 4
+// processes; --python-package names the package's folder (clients/python).
 //
 // --quick is CI's short form: every workload runs small and is checked; no
 // timing is asserted anywhere.
@@ -21,6 +24,7 @@ let only: Set<String>? = arguments.firstIndex(of: "--only").map { Set(arguments[
 /// Whether a workload is to run (all of them without --only).
 func selected(_ workload: String) -> Bool { only?.contains(workload) ?? true }
 nonisolated(unsafe) var skipScale = false
+let pythonPackage = arguments.firstIndex(of: "--python-package").map { arguments[$0 + 1] } ?? "clients/python"
 let payload = #"{"path":"/srv/images/2026/11/29/a-photo-of-a-cat.png","size":256,"format":"webp","q":80}"#
 
 func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
@@ -48,8 +52,10 @@ final class DaemonUnderTest {
             workers: 4
             queues:
               default: { concurrency: 4 }
+              ext: { concurrency: \(W7.concurrency * W7.processes) }
             handlers:
               exec: { builtin: exec }
+              ext: { external: true, queue: ext, lease: 60s }
             limits:
               max_connections: 4096
             """.write(toFile: folder + "/config.yaml", atomically: true, encoding: .utf8)
@@ -96,9 +102,35 @@ final class DaemonUnderTest {
     }
 }
 
-func count(_ client: SocketClient, _ state: String) throws -> Int {
+func count(_ client: SocketClient, _ state: String, queue: String = "default") throws -> Int {
     let stats = try client.call("stats")
-    return Int(stats.member("queues")?.member("default")?.member(state)?.integer ?? 0)
+    return Int(stats.member("queues")?.member(queue)?.member(state)?.integer ?? 0)
+}
+
+/// W7: external worker processes (the Python package) drain queued jobs.
+enum W7 {
+    static let processes = 4
+    /// Jobs each process runs at once (its threads), and so its largest reserve.
+    static let concurrency = 32
+
+    /// Starts the worker processes; they run until SIGTERM.
+    static func startWorkers(socket: String) throws -> [Process] {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("w7-worker.py").path
+        return try (0..<processes).map { _ in
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["python3", script, pythonPackage, socket, String(concurrency)]
+            try p.run()
+            return p
+        }
+    }
+
+    static func stop(_ workers: [Process]) {
+        for p in workers where p.isRunning { kill(p.processIdentifier, SIGTERM) }
+        for p in workers { p.waitUntilExit() }
+        check(workers.allSatisfy { $0.terminationStatus == 0 }, "W7 workers exited cleanly on SIGTERM")
+    }
 }
 
 /// One figure of one run; `value` is what the median is taken of.
@@ -201,6 +233,27 @@ func runWorkloads() throws -> [Figure] {
             figures.append(Figure(name: "W3 drain no-op jobs, 4 workers", value: Double(total) / (Double(elapsed) / 1e9),
                                   unit: "jobs/s", note: "\(total) jobs"))
         }
+    }
+
+    // W7: the same drain as W3, by 4 external worker processes (Python).
+    if selected("W7") {
+        let total = quick ? 2000 : 50_000
+        let batch = "{\"jobs\":[" + Array(repeating: #"{"handler":"ext","payload":\#(payload)}"#, count: 1000).joined(separator: ",") + "]}"
+        for _ in 0..<(total / 1000) { _ = try client.call("enqueue_batch", batch) }
+        check(try count(client, "queued", queue: "ext") == total, "W7 jobs queued")
+        let meter = try Meter(pid: pid, client: client)
+        let t0 = now()
+        let workers = try W7.startWorkers(socket: daemon.socket)
+        while try count(client, "succeeded", queue: "ext") < total {
+            check(workers.allSatisfy(\.isRunning), "W7 workers running")
+            usleep(2000)
+        }
+        let elapsed = now() - t0
+        figures += try meter.stop("W7", jobs: total, requests: total)
+        W7.stop(workers)
+        check(try count(client, "failed", queue: "ext") == 0, "W7 jobs succeeded")
+        figures.append(Figure(name: "W7 drain by 4 external workers (Python)", value: Double(total) / (Double(elapsed) / 1e9),
+                              unit: "jobs/s", note: "\(total) jobs, \(W7.concurrency) threads each"))
     }
 
     // W4: submit-and-wait, sequential.
