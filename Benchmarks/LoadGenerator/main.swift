@@ -111,7 +111,7 @@ func count(_ client: SocketClient, _ state: String, queue: String = "default") t
 enum W7 {
     static let processes = 4
     /// Jobs each process runs at once (its threads), and so its largest reserve.
-    static let concurrency = 32
+    static let concurrency = 100
 
     /// Starts the worker processes; they run until SIGTERM.
     static func startWorkers(socket: String) throws -> [Process] {

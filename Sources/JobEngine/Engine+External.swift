@@ -295,11 +295,19 @@ extension Engine {
         return job
     }
 
-    /// An external attempt ended in the database: its slot is free.
+    /// An external attempt ended in the database: its slot is free. The
+    /// dispatcher is woken only when that can matter: the job waits for a
+    /// retry (its timer), a `reserve` waits, or the queue was full (a job
+    /// of the daemon's own may wait for the slot). A drain by workers that
+    /// reserve again at once then costs no dispatch per job.
     private func externalAttemptEnded(_ job: Job) {
-        lock.withLock { dropLeaseLocked(job.id) }
+        let mayMatter = lock.withLock {
+            let wasFull = (busyPerQueue[job.queue] ?? 0) + (leasesPerQueue[job.queue] ?? 0) >= currentConfig.concurrency(of: job.queue)
+            dropLeaseLocked(job.id)
+            return wasFull || !reserveCalls.isEmpty
+        }
         if job.state.isTerminal { notifyWaiters(job) }
-        wake()
+        if mayMatter || !job.state.isTerminal { wake() }
     }
 
     // MARK: - Leases in memory
