@@ -231,83 +231,87 @@ extension Engine {
 
     // MARK: - heartbeat, complete, fail
 
-    /// Extends a lease; `progress` is stored. 1007 when `token` does not hold the job.
-    public func heartbeat(_ id: JobID, token: String, leaseMs: Int64?, progress: RawJSON?, caller: Caller?) async throws(LeaseCallError) -> HeartbeatOutcome {
-        let outcome: HeartbeatOutcome
-        do {
-            outcome = try await store.heartbeat(id, token: token, leaseMs: leaseMs, progress: progress).mapError(LeaseCallError.leaseLost).get()
-        } catch let error as StoreError {
-            throw .store(error)
-        } catch {
-            throw error as! LeaseCallError
-        }
-        let now = clock()
-        lock.withLock {
-            if leases[id]?.token == token {
-                leases[id]?.expiresAt = outcome.expiresAt
-                leases[id]?.connection = caller?.connection ?? leases[id]?.connection
+    /// Extends a lease; `progress` is stored. 1007 when `token` does not
+    /// hold the job. `completion` runs on the store's writer thread.
+    public func heartbeat(_ id: JobID, token: String, leaseMs: Int64?, progress: RawJSON?, caller: Caller?,
+                          completion: @escaping @Sendable (Result<HeartbeatOutcome, LeaseCallError>) -> Void) {
+        store.heartbeat(id, token: token, leaseMs: leaseMs, progress: progress) { [self] written in
+            let outcome = Self.flatten(written)
+            if case .success(let beat) = outcome {
+                let now = clock()
+                lock.withLock {
+                    if leases[id]?.token == token {
+                        leases[id]?.expiresAt = beat.expiresAt
+                        leases[id]?.connection = caller?.connection ?? leases[id]?.connection
+                    }
+                    if let caller {
+                        noteWorkerLocked(caller, name: nil)
+                        connectedWorkers[caller.connection]?.lastHeartbeatAt = now
+                    }
+                }
             }
-            if let caller {
-                noteWorkerLocked(caller, name: nil)
-                connectedWorkers[caller.connection]?.lastHeartbeatAt = now
-            }
+            completion(outcome)
         }
-        return outcome
     }
 
     /// `complete` from the holder of `token`: the job is `succeeded`. A
     /// result over `max_result_bytes` is kept as its JSON text, cut, as
     /// for a command's stdout.
-    public func complete(_ id: JobID, token: String, result: RawJSON?) async throws(LeaseCallError) -> Job {
+    public func complete(_ id: JobID, token: String, result: RawJSON?, completion: @escaping @Sendable (Result<Job, LeaseCallError>) -> Void) {
         let maxBytes = config.limits.maxResultBytes
         var stored = result
         var truncated = false
         if let text = result?.text, text.utf8.count > maxBytes {
             (stored, truncated) = JobExecutor.result(fromStdout: Array(text.utf8.prefix(maxBytes)), truncated: true, maxBytes: maxBytes)
         }
-        return try await ending(id) { () async throws(StoreError) in
-            try await store.complete(id, token: token, result: stored, resultTruncated: truncated)
-        }
+        store.complete(id, token: token, result: stored, resultTruncated: truncated) { [self] in ended(Self.flatten($0), completion) }
     }
 
     /// `fail` from the holder of `token`: retried after the backoff, or
     /// `failed` (at once with `permanent`, or on the last attempt).
-    public func fail(_ id: JobID, token: String, failure: JobFailure, permanent: Bool) async throws(LeaseCallError) -> Job {
+    public func fail(_ id: JobID, token: String, failure: JobFailure, permanent: Bool,
+                     completion: @escaping @Sendable (Result<Job, LeaseCallError>) -> Void) {
         let delay = lock.withLock {
             let attempt = leases[id]?.attempt ?? 1
             return (currentConfig.handler(named: leases[id]?.handler ?? "")?.backoff ?? .default).delayMs(afterAttempt: attempt, using: &random)
         }
-        return try await ending(id) { () async throws(StoreError) in
-            try await store.fail(id, token: token, failure: failure, disposition: permanent ? .permanent : .retry(afterMs: delay))
+        store.fail(id, token: token, failure: failure, disposition: permanent ? .permanent : .retry(afterMs: delay)) { [self] in
+            ended(Self.flatten($0), completion)
         }
     }
 
-    private func ending(_ id: JobID, _ write: () async throws(StoreError) -> Result<Job, LeaseLost>) async throws(LeaseCallError) -> Job {
-        let job: Job
-        do {
-            job = try await write().mapError(LeaseCallError.leaseLost).get()
-        } catch let error as StoreError {
-            throw .store(error)
-        } catch {
-            throw error as! LeaseCallError
+    private func ended(_ outcome: Result<Job, LeaseCallError>, _ completion: @Sendable (Result<Job, LeaseCallError>) -> Void) {
+        if case .success(let job) = outcome { externalAttemptEnded(job) }
+        completion(outcome)
+    }
+
+    private static func flatten<T>(_ written: Result<Result<T, LeaseLost>, StoreError>) -> Result<T, LeaseCallError> {
+        switch written {
+        case .failure(let error): .failure(.store(error))
+        case .success(.failure(let lost)): .failure(.leaseLost(lost))
+        case .success(.success(let value)): .success(value)
         }
-        externalAttemptEnded(job)
-        return job
     }
 
     /// An external attempt ended in the database: its slot is free. The
-    /// dispatcher is woken only when that can matter: the job waits for a
-    /// retry (its timer), a `reserve` waits, or the queue was full (a job
-    /// of the daemon's own may wait for the slot). A drain by workers that
-    /// reserve again at once then costs no dispatch per job.
+    /// dispatcher is woken for a job that waits for a retry (its timer);
+    /// for the rest the reserver task looks (`slotsFreed`), many ends at a
+    /// time: a drain by workers then costs no dispatch per job.
     private func externalAttemptEnded(_ job: Job) {
-        let mayMatter = lock.withLock {
+        let (wasFull, aheadWaits, reserveWaits) = lock.withLock {
             let wasFull = (busyPerQueue[job.queue] ?? 0) + (leasesPerQueue[job.queue] ?? 0) >= currentConfig.concurrency(of: job.queue)
             dropLeaseLocked(job.id)
-            return wasFull || !reserveCalls.isEmpty
+            if wasFull { freedFullQueues.insert(job.queue) }
+            return (wasFull, wasFull && claimedAhead.contains { $0.queue == job.queue }, !reserveCalls.isEmpty)
         }
+        // A job claimed ahead may have waited for this slot: it starts now.
+        if aheadWaits { startClaimedAhead() }
         if job.state.isTerminal { notifyWaiters(job) }
-        if mayMatter || !job.state.isTerminal { wake() }
+        if !job.state.isTerminal {
+            wake()
+        } else if wasFull || reserveWaits {
+            reserverWakeupSender.yield()
+        }
     }
 
     // MARK: - Leases in memory
@@ -324,6 +328,18 @@ extension Engine {
         guard let lease = leases.removeValue(forKey: id) else { return }
         leasesPerQueue[lease.queue, default: 1] -= 1
         if leasesPerQueue[lease.queue] == 0 { leasesPerQueue[lease.queue] = nil }
+    }
+
+    /// External ends freed slots (the reserver task, off the writer thread):
+    /// the daemon's own ready jobs of a queue that was full get the
+    /// dispatcher, waiting `reserve` calls a pass.
+    func slotsFreed() {
+        let queues = lock.withLock {
+            defer { freedFullQueues = [] }
+            return freedFullQueues
+        }
+        if !queues.isEmpty, ((try? store.queuesWithOwnReadyJobs(among: queues)) ?? queues).isEmpty == false { wake() }
+        serveWaitingReservers()
     }
 
     /// When the next lease runs out.

@@ -62,9 +62,16 @@ public final class Engine: @unchecked Sendable {
     var reservePassWanted = false
     /// Connections that called `reserve`, for `workers`.
     var connectedWorkers: [UInt64: ConnectedWorker] = [:]
+    /// Full queues where an external job ended since the reserver task
+    /// last looked: their own ready jobs may have waited for that slot.
+    var freedFullQueues: Set<String> = []
 
     private let wakeups: AsyncStream<Void>
     private let wakeupSender: AsyncStream<Void>.Continuation
+    /// Wake-ups for the waiting `reserve` calls alone (an external job's
+    /// end freed a slot): lighter than a whole dispatch.
+    private let reserverWakeups: AsyncStream<Void>
+    let reserverWakeupSender: AsyncStream<Void>.Continuation
     private var tasks: [Task<Void, Never>] = []
 
     private struct RunningJob {
@@ -84,6 +91,7 @@ public final class Engine: @unchecked Sendable {
         self.clock = clock
         // Wake-ups coalesce: one pending wake-up stands for any number.
         (wakeups, wakeupSender) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        (reserverWakeups, reserverWakeupSender) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         store.maxActiveJobs = config.limits.maxQueuedJobs
     }
 
@@ -142,7 +150,13 @@ public final class Engine: @unchecked Sendable {
             }
         }
         let pruner = Task { [self] in await pruneForever() }
-        lock.withLock { tasks = [dispatcher, pruner] }
+        let reservers = Task { [self] in
+            for await _ in reserverWakeups {
+                if isStopping { break }
+                slotsFreed()
+            }
+        }
+        lock.withLock { tasks = [dispatcher, pruner, reservers] }
         wake()
     }
 
@@ -321,7 +335,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Starts jobs claimed ahead while a worker and their queue's slot are free.
-    private func startClaimedAhead() {
+    func startClaimedAhead() {
         while let job = lock.withLock({ takeClaimedAheadLocked() }) {
             store.recordStart(job.id, attempt: job.attempts, at: job.startedAt!)
             run(job)
@@ -331,7 +345,9 @@ public final class Engine: @unchecked Sendable {
     /// The first job claimed ahead that may start now, its slot taken.
     private func takeClaimedAheadLocked() -> Job? {
         guard !stopping, busyTotal < currentConfig.workers,
-              let index = claimedAhead.firstIndex(where: { (busyPerQueue[$0.queue] ?? 0) < currentConfig.concurrency(of: $0.queue) })
+              let index = claimedAhead.firstIndex(where: {
+                  (busyPerQueue[$0.queue] ?? 0) + (leasesPerQueue[$0.queue] ?? 0) < currentConfig.concurrency(of: $0.queue)
+              })
         else { return nil }
         var job = claimedAhead.remove(at: index)
         job.startedAt = clock()
@@ -471,6 +487,7 @@ public final class Engine: @unchecked Sendable {
         }
         refuseReserveCalls()
         wakeupSender.finish()
+        reserverWakeupSender.finish()
 
         let deadline = ContinuousClock.now + .milliseconds(grace)
         while lock.withLock({ !running.isEmpty }) && ContinuousClock.now < deadline {

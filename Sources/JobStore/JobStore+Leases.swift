@@ -18,22 +18,27 @@ extension JobStore {
         }, completion: completion)
     }
 
-    public func heartbeat(_ id: JobID, token: String, leaseMs: Int64?, progress: RawJSON?) async throws(StoreError) -> Result<HeartbeatOutcome, LeaseLost> {
-        try await perform(writesOneStatement: true) { tx throws(StoreError) in
+    /// The calls of a lease's holder. `completion` runs on the writer thread
+    /// after the commit (no task per call); a token that does not hold the
+    /// job gives `LeaseLost` and changes nothing.
+    public typealias LeaseAnswer<T: Sendable> = @Sendable (Result<Result<T, LeaseLost>, StoreError>) -> Void
+
+    public func heartbeat(_ id: JobID, token: String, leaseMs: Int64?, progress: RawJSON?, completion: @escaping LeaseAnswer<HeartbeatOutcome>) {
+        perform(writesOneStatement: true, { tx throws(StoreError) in
             try tx.heartbeat(id, token: token, leaseMs: leaseMs, progress: progress)
-        }
+        }, completion: completion)
     }
 
-    public func complete(_ id: JobID, token: String, result: RawJSON?, resultTruncated: Bool) async throws(StoreError) -> Result<Job, LeaseLost> {
-        try await perform(writesOneStatement: true) { tx throws(StoreError) in
+    public func complete(_ id: JobID, token: String, result: RawJSON?, resultTruncated: Bool, completion: @escaping LeaseAnswer<Job>) {
+        perform(writesOneStatement: true, { tx throws(StoreError) in
             try tx.complete(id, token: token, result: result, resultTruncated: resultTruncated)
-        }
+        }, completion: completion)
     }
 
-    public func fail(_ id: JobID, token: String, failure: JobFailure, disposition: FailureDisposition) async throws(StoreError) -> Result<Job, LeaseLost> {
-        try await perform(writesOneStatement: true) { tx throws(StoreError) in
+    public func fail(_ id: JobID, token: String, failure: JobFailure, disposition: FailureDisposition, completion: @escaping LeaseAnswer<Job>) {
+        perform(writesOneStatement: true, { tx throws(StoreError) in
             try tx.fail(id, token: token, failure: failure, disposition: disposition)
-        }
+        }, completion: completion)
     }
 
     /// The lease `token` lost (expired, or the daemon's timeout): a failed

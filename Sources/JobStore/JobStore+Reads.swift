@@ -129,6 +129,20 @@ extension JobStore {
         }
     }
 
+    /// Those of `queues` that hold ready jobs of the daemon's own (not external).
+    public func queuesWithOwnReadyJobs(among queues: Set<String>) throws(StoreError) -> Set<String> {
+        try read("look for ready jobs") { db throws(StoreError) in
+            var found: Set<String> = []
+            for queue in queues {
+                let own = try db.firstRow("look for ready jobs", """
+                    SELECT 1 FROM jobs WHERE state = 'queued' AND external = 0 AND queue = ? LIMIT 1
+                    """, [.text(queue)]) { _ in true } ?? false
+                if own { found.insert(queue) }
+            }
+            return found
+        }
+    }
+
     /// Whether `queue` is paused (persisted across restarts).
     public func isPaused(queue: String) throws(StoreError) -> Bool {
         try read("read queue") { db throws(StoreError) in

@@ -190,6 +190,34 @@ import Testing
         #expect((try c.call("reserve", ["handlers": ["ext"], "max_jobs": 5])["jobs"] as! [Any]).count == 1)
     }
 
+    @Test func aQueueSharedWithTheDaemonsOwnJobsTakesTurns() throws {
+        let d = try Daemon(config: (Self.config + """
+
+              mx:
+                external: true
+                queue: mixed
+                lease: 60s
+            """).replacingOccurrences(of: "  ext: { concurrency: 300 }", with: "  ext: { concurrency: 300 }\n  mixed: { concurrency: 1 }"))
+        let c = try d.client()
+        let external = try c.enqueue("mx")
+        let (_, token, _) = try reserveOne(c, ["handlers": ["mx"]])
+        let own = try c.enqueue("echo", ["queue": "mixed", "payload": "mine"])
+        usleep(300_000)
+        // The lease holds the queue's one slot: not started (it may be claimed ahead, "running" with no start).
+        let waitingOwn = try c.get(own)
+        #expect(waitingOwn["started_at"] is NSNull, "\(waitingOwn)")
+        try c.call("complete", ["id": external, "token": token])
+        #expect(try c.wait(own)["state"] as? String == "succeeded")  // the end freed it for the daemon's job
+        // And the other way: a worker waits while the daemon's job holds the slot.
+        let sleeper = try c.enqueue("sleep", ["queue": "mixed", "payload": ["ms": 500]])
+        #expect(try eventually { (try c.get(sleeper)["state"] as? String) == "running" })
+        let next = try c.enqueue("mx")
+        let got = try c.call("reserve", ["handlers": ["mx"], "wait_ms": 30_000])["jobs"] as! [[String: Any]]
+        #expect(got.map { $0["id"] as! Int } == [next])
+        let slept = try c.get(sleeper)
+        #expect(slept["state"] as? String == "succeeded", "\(slept) \(got)")
+    }
+
     @Test func aStoppingDaemonRefusesReservesButTakesEnds() throws {
         let d = try Daemon(config: Self.config + "\nshutdown_grace: 30s\n")
         let c = try d.client()

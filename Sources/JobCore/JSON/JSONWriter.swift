@@ -73,7 +73,11 @@ public struct JSONWriter: Sendable {
     }
 
     public mutating func timestamp(_ value: Timestamp?) {
-        if let value { string(value.rfc3339) } else { null() }
+        guard let value else { return null() }
+        // Digits and `-:.TZ` only: nothing to escape.
+        bytes.append(UInt8(ascii: "\""))
+        value.appendRFC3339(to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
     }
 
     /// `{"k":v,...}`: `body` writes the members with `member`.

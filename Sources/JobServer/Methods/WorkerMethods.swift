@@ -53,47 +53,74 @@ enum ReserveMethod: RPCMethod {
 }
 
 /// `heartbeat`: extends the lease, stores the progress.
-enum HeartbeatMethod: RPCMethod {
+enum HeartbeatMethod: WriterAnsweredMethod {
     static let name = "heartbeat"
 
-    static func run(_ params: JSONValue?, _ context: MethodContext) async throws(RPCError) -> JSONWriter {
+    static func begin(_ params: JSONValue?, _ context: MethodContext, reply: @escaping Reply) throws(RPCError) {
         let request = try HeartbeatParams(params)
-        let outcome = try await leaseCall { () async throws(LeaseCallError) in
-            try await context.engine.heartbeat(request.id, token: request.token, leaseMs: request.leaseMs, progress: request.progress,
-                                               caller: context.caller)
+        context.engine.heartbeat(request.id, token: request.token, leaseMs: request.leaseMs, progress: request.progress,
+                                 caller: context.caller) { outcome in
+            reply(outcome.mapError(RPCError.init).map { beat in
+                var w = JSONWriter()
+                w.object { o in
+                    o.member("expires_at") { $0.timestamp(beat.expiresAt) }
+                    // A graceful cancel is not offered yet: a cancel ends the lease at once (1007).
+                    o.member("cancel_requested") { $0.bool(false) }
+                }
+                return w
+            })
         }
-        var w = JSONWriter()
-        w.object { o in
-            o.member("expires_at") { $0.timestamp(outcome.expiresAt) }
-            // A graceful cancel is not offered yet: a cancel ends the lease at once (1007).
-            o.member("cancel_requested") { $0.bool(false) }
-        }
-        return w
     }
 }
 
 /// `complete`: the job succeeded; the job object after the commit.
-enum CompleteMethod: RPCMethod {
+enum CompleteMethod: WriterAnsweredMethod {
     static let name = "complete"
 
-    static func run(_ params: JSONValue?, _ context: MethodContext) async throws(RPCError) -> JSONWriter {
+    static func begin(_ params: JSONValue?, _ context: MethodContext, reply: @escaping Reply) throws(RPCError) {
         let request = try CompleteParams(params)
-        return jobResult(try await leaseCall { () async throws(LeaseCallError) in
-            try await context.engine.complete(request.id, token: request.token, result: request.result)
-        })
+        context.engine.complete(request.id, token: request.token, result: request.result) { outcome in
+            reply(outcome.mapError(RPCError.init).map { jobResult($0) })
+        }
     }
 }
 
 /// `fail`: a failed attempt, retried or not; the job object after the commit.
-enum FailMethod: RPCMethod {
+enum FailMethod: WriterAnsweredMethod {
     static let name = "fail"
 
-    static func run(_ params: JSONValue?, _ context: MethodContext) async throws(RPCError) -> JSONWriter {
+    static func begin(_ params: JSONValue?, _ context: MethodContext, reply: @escaping Reply) throws(RPCError) {
         let request = try FailParams(params)
         let failure = JobFailure(message: request.message, at: context.engine.now, details: request.details)
-        return jobResult(try await leaseCall { () async throws(LeaseCallError) in
-            try await context.engine.fail(request.id, token: request.token, failure: failure, permanent: !request.retry)
-        })
+        context.engine.fail(request.id, token: request.token, failure: failure, permanent: !request.retry) { outcome in
+            reply(outcome.mapError(RPCError.init).map { jobResult($0) })
+        }
+    }
+}
+
+/// A method answered from the store's writer thread after its commit, never
+/// from a task of its own (a worker's end: one per job, on the hot path).
+protocol WriterAnsweredMethod: RPCMethod {
+    typealias Reply = @Sendable (Result<JSONWriter, RPCError>) -> Void
+    /// Checks the params (throwing before anything is written) and starts the write.
+    static func begin(_ params: JSONValue?, _ context: MethodContext, reply: @escaping Reply) throws(RPCError)
+}
+
+extension WriterAnsweredMethod {
+    static func run(_ params: JSONValue?, _ context: MethodContext) async throws(RPCError) -> JSONWriter {
+        let result = await withCheckedContinuation { continuation in
+            _ = start(params, context) { continuation.resume(returning: $0) }
+        }
+        return try result.get()
+    }
+
+    static func start(_ params: JSONValue?, _ context: MethodContext, reply: @escaping Reply) -> Bool {
+        do throws(RPCError) {
+            try begin(params, context, reply: reply)
+        } catch {
+            reply(.failure(error))
+        }
+        return true
     }
 }
 
@@ -122,14 +149,5 @@ enum WorkersMethod: ImmediateRPCMethod {
             }
         }
         return w
-    }
-}
-
-/// Turns a lease call's error into the wire's (1007 for a lost lease).
-private func leaseCall<T>(_ body: () async throws(LeaseCallError) -> T) async throws(RPCError) -> T {
-    do {
-        return try await body()
-    } catch {
-        throw RPCError(error)
     }
 }

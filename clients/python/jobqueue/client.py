@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from .errors import DaemonUnavailable, from_wire
 from .paths import default_socket_path
@@ -110,6 +110,41 @@ class Client:
         if "error" in response:
             raise from_wire(response["error"])
         return response.get("result")
+
+    def call_many(self, calls: List[Tuple[str, Optional[Dict[str, Any]]]]) -> List[Any]:
+        """Pipelines several calls on this connection: writes them all, then
+        reads every answer. Returns, in the order given, each call's result
+        or its exception (not raised). Not retried on a closed connection."""
+        if not calls:
+            return []
+        with self._lock:
+            if self._sock is None:
+                self._connect()
+            first = self._next_id + 1
+            lines = []
+            for method, params in calls:
+                self._next_id += 1
+                message: Dict[str, Any] = {"jsonrpc": "2.0", "id": self._next_id, "method": method}
+                if params is not None:
+                    message["params"] = params
+                lines.append(json.dumps(message, separators=(",", ":")))
+            answers: Dict[int, Any] = {}
+            try:
+                self._sock.sendall(("\n".join(lines) + "\n").encode())
+                while len(answers) < len(calls):
+                    line = self._reader.readline()
+                    if not line:
+                        raise DaemonUnavailable("the daemon closed the connection")
+                    response = json.loads(line)
+                    answers[response.get("id")] = response
+            except (OSError, DaemonUnavailable) as error:
+                self._close_locked()
+                raise DaemonUnavailable(f"connection to {self.socket_path} failed: {error}") from None
+        results = []
+        for n in range(first, first + len(calls)):
+            response = answers[n]
+            results.append(from_wire(response["error"]) if "error" in response else response.get("result"))
+        return results
 
     # -- jobs
 

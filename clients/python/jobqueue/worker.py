@@ -82,6 +82,9 @@ class Worker:
         self._held: Dict[int, Job] = {}
         self._held_lock = threading.Lock()
         self._reserver: Optional[Client] = None
+        # Ends (complete/fail) go out from one thread, many per write: one
+        # connection, and the daemon commits them together.
+        self._ends: "queue.Queue[Optional[tuple]]" = queue.Queue()
 
     def register(self, name: str, function: Handler) -> None:
         self.handlers[name] = function
@@ -111,7 +114,8 @@ class Worker:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
         threads = [threading.Thread(target=self._run_jobs, name=f"jobqueue-job-{n}", daemon=True) for n in range(self.concurrency)]
         beater = threading.Thread(target=self._heartbeats, name="jobqueue-heartbeat", daemon=True)
-        for thread in threads + [beater]:
+        ender = threading.Thread(target=self._send_ends, name="jobqueue-ends", daemon=True)
+        for thread in threads + [beater, ender]:
             thread.start()
         try:
             self._reserve_loop()
@@ -121,6 +125,8 @@ class Worker:
                 self._jobs.put(None)
             for thread in threads:
                 thread.join()
+            self._ends.put(None)
+            ender.join()
             beater.join()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -168,39 +174,51 @@ class Worker:
     # -- running
 
     def _run_jobs(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            self._ends.put(self._run(job))
+
+    def _run(self, job: Job) -> tuple:
+        """Runs the job's function; returns its end as (job, method, params)."""
+        function = self.handlers[job.handler]
+        try:
+            result = function(job)
+        except Exception as error:  # a handler's failure is the job's, never the worker's
+            message = str(error) or type(error).__name__
+            failure = {"message": message, "retry": not isinstance(error, Permanent), "details": {"type": type(error).__name__}}
+            return job, "fail", {"id": job.id, "token": job.token, "error": failure}
+        return job, "complete", {"id": job.id, "token": job.token, "result": result}
+
+    def _send_ends(self) -> None:
+        """Sends the ends waiting now in one write, reads their answers, repeats."""
         client = self._connect()
         try:
-            while True:
-                job = self._jobs.get()
-                if job is None:
-                    return
+            done = False
+            while not done:
+                batch = [self._ends.get()]
+                while True:
+                    try:
+                        batch.append(self._ends.get_nowait())
+                    except queue.Empty:
+                        break
+                done = None in batch
+                ends = [end for end in batch if end is not None]
                 try:
-                    self._run(client, job)
-                finally:
+                    answers = client.call_many([(method, params) for _, method, params in ends])
+                except DaemonUnavailable as error:
+                    answers = [error] * len(ends)
+                for (job, method, _), answer in zip(ends, answers):
+                    if isinstance(answer, LeaseLost):
+                        log.warning("job %s: lease lost (%s), its end was not recorded", job.id, answer.data.get("state"))
+                    elif isinstance(answer, JobqueueError):
+                        log.error("job %s: cannot record its end (%s): %s", job.id, method, answer)
                     with self._held_lock:
                         self._held.pop(job.id, None)
                     self._free.release()
         finally:
             client.close()
-
-    def _run(self, client: Client, job: Job) -> None:
-        function = self.handlers[job.handler]
-        try:
-            result = function(job)
-        except Permanent as error:
-            self._end(client.fail, job, str(error) or type(error).__name__, retry=False, details={"type": type(error).__name__})
-        except Exception as error:  # a handler's failure is the job's, never the worker's
-            self._end(client.fail, job, str(error) or type(error).__name__, retry=True, details={"type": type(error).__name__})
-        else:
-            self._end(client.complete, job, result)
-
-    def _end(self, call, job: Job, *args, **kwargs) -> None:
-        try:
-            call(job.id, job.token, *args, **kwargs)
-        except LeaseLost as error:
-            log.warning("job %s: lease lost (%s), its end was not recorded", job.id, error.data.get("state"))
-        except JobqueueError as error:
-            log.error("job %s: cannot record its end: %s", job.id, error)
 
     # -- heartbeats
 
