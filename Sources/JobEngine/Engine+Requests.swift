@@ -62,7 +62,8 @@ extension Engine {
     }
 
     public func retry(_ id: JobID) async throws(StoreError) -> Job {
-        let job = try await store.retry(id)
+        let config = self.config
+        let job = try await store.retry(id) { config.handler(named: $0)?.kind == .external }
         wake()
         return job
     }

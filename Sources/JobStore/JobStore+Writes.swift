@@ -100,8 +100,9 @@ extension JobStore {
     }
 
     /// Queues a `failed` or `cancelled` job again with attempts from 0.
-    public func retry(_ id: JobID) async throws(StoreError) -> Job {
-        try await perform(writesOneStatement: true) { tx throws(StoreError) in try tx.retry(id) }
+    /// `isExternal`: whether a handler is served by external workers now (the config's say).
+    public func retry(_ id: JobID, isExternal: @escaping @Sendable (String) -> Bool = { _ in false }) async throws(StoreError) -> Job {
+        try await perform(writesOneStatement: true) { tx throws(StoreError) in try tx.retry(id, isExternal: isExternal) }
     }
 
     /// Stops `queue` from starting jobs, persistently. Returns true.

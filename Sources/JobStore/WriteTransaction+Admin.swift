@@ -15,7 +15,7 @@ extension WriteTransaction {
     }
 
     /// `failed`/`cancelled` -> `queued` with attempts from 0; `errors` keeps the history.
-    func retry(_ id: JobID) throws(StoreError) -> Job {
+    func retry(_ id: JobID, isExternal: (String) -> Bool) throws(StoreError) -> Job {
         let before = try job(id, operation: "retry")
         guard before.state.after(.retried) != nil else {
             throw .invalidState(id, state: before.state, operation: "retry")
@@ -24,7 +24,10 @@ extension WriteTransaction {
             throw .uniqueKeyInUse(id, uniqueKey: key, heldBy: holder.id)
         }
         try reserveActiveSlot()
-        let job = try connection.firstRow("retry", Self.markRetried, [.int(now.rawValue), .int(id.rawValue)], JobRow.decode)
+        // Who serves it is the config's now, not what it was when it failed.
+        let job = try connection.firstRow("retry", Self.markRetried, [
+            .int(now.rawValue), .int(id.rawValue), .int(isExternal(before.handler) ? 1 : 0),
+        ], JobRow.decode)
         guard let job else { throw .internalError(operation: "retry", message: "job \(id) changed during retry") }
         counts.move(job.queue, from: before.state, to: job.state)
         return job
@@ -66,7 +69,7 @@ extension WriteTransaction {
 
     private static let markRetried = """
         UPDATE jobs SET state = '\(JobEvent.retried.target)', attempts = 0, run_at = ?1, started_at = NULL,
-                        finished_at = NULL, result = NULL, result_truncated = 0
+                        finished_at = NULL, result = NULL, result_truncated = 0, external = ?3
         WHERE id = ?2 AND \(SQLStates.guardFor(.retried))
         RETURNING \(JobRow.columns)
         """

@@ -218,6 +218,27 @@ import Testing
         #expect(slept["state"] as? String == "succeeded", "\(slept) \(got)")
     }
 
+    @Test func aReloadMovesUnstartedJobsBetweenWorkersAndTheDaemon() throws {
+        let d = try Daemon(config: "handlers:\n  flip: { external: true }\n")
+        let c = try d.client()
+        let waiting = try c.enqueue("flip", ["payload": "to the daemon"])
+        usleep(200_000)
+        #expect(try c.get(waiting)["state"] as? String == "queued")  // no worker: it waits
+        try d.writeConfig("handlers:\n  flip: { builtin: echo }\n")
+        d.signal(SIGHUP)
+        let done = try c.wait(waiting)
+        #expect(done["state"] as? String == "succeeded" && done["result"] as? String == "to the daemon")
+        // And back: a failed job retried after the handler became external again goes to the workers.
+        let failing = try c.enqueue("fail", ["max_attempts": 1])
+        #expect(try c.wait(failing)["state"] as? String == "failed")
+        try d.writeConfig("handlers:\n  flip: { external: true }\n  fail: { external: true }\n")
+        d.signal(SIGHUP)
+        #expect(try eventually { (try? c.errorCode("reserve", ["handlers": ["fail"]])) == nil })
+        try c.call("retry", ["id": failing])
+        let reserved = try c.call("reserve", ["handlers": ["fail"], "wait_ms": 30_000])["jobs"] as! [[String: Any]]
+        #expect(reserved.map { $0["id"] as! Int } == [failing])
+    }
+
     @Test func aStoppingDaemonRefusesReservesButTakesEnds() throws {
         let d = try Daemon(config: Self.config + "\nshutdown_grace: 30s\n")
         let c = try d.client()
