@@ -82,19 +82,23 @@ extension Engine {
     public func reserve(_ reservation: Reservation, waitMs: Int64, caller: Caller?,
                         completion: @escaping @Sendable (Result<[Job], StoreError>) -> Void) {
         let call = ReserveCall(reservation, waits: waitMs > 0, caller: caller, completion: completion)
-        let refused = lock.withLock {
-            if stopping { return true }
-            if let caller { noteWorkerLocked(caller, name: reservation.worker) }
-            reserveCalls.append(call)
-            return false
-        }
-        if refused { return completion(.failure(.closed)) }
+        // Set before any pass can answer the call (which cancels it).
         if waitMs > 0 {
             call.timeout = Task { [self] in
                 try? await Task.sleep(for: .milliseconds(waitMs))
                 guard !Task.isCancelled else { return }
                 timeUp(call)
             }
+        }
+        let refused = lock.withLock {
+            if stopping { return true }
+            if let caller { noteWorkerLocked(caller, name: reservation.worker) }
+            reserveCalls.append(call)
+            return false
+        }
+        if refused {
+            call.timeout?.cancel()
+            return completion(.failure(.closed))
         }
         runReservePass()
     }
