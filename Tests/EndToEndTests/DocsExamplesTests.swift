@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// What the docs promise and ship: completion scripts, the socat one-liner,
-/// and the README's set-up line.
+/// the workers' examples, and the README's set-up line.
 @Suite(.blocking) struct DocsExamplesTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
@@ -22,6 +22,51 @@ import Testing
         // The line of docs/protocol.md as it stands, with this daemon's socket.
         let output = try shell(String(line), environment: ["JOBQUEUE_SOCKET": d.socket, "PATH": "/usr/bin:/bin"]).stdout
         #expect(output.contains(#""state":"succeeded""#) && output.contains(#""result":"hi""#), "\(output)")
+    }
+
+    /// A fenced block of a doc, by its language and a line it contains.
+    static func block(_ doc: String, _ language: String, containing needle: String) throws -> String {
+        let text = try String(contentsOf: root.appendingPathComponent(doc), encoding: .utf8)
+        let blocks = text.components(separatedBy: "```\(language)\n").dropFirst().map { $0.components(separatedBy: "\n```")[0] }
+        return try #require(blocks.first { $0.contains(needle) }, "no \(language) block with \(needle) in \(doc)")
+    }
+
+    static let resizeConfig = "handlers:\n  resize: { external: true, lease: 60s }\n"
+
+    @Test func theShellWorkerOfDocsWorkers() throws {
+        let script = try Self.block("docs/workers.md", "sh", containing: "socat")
+        let d = try Daemon(config: Self.resizeConfig)
+        let c = try d.client()
+        let id = try c.enqueue("resize", ["payload": ["path": "/srv/a.png"]])
+        let run = try shell(script, environment: ["JOBQUEUE_SOCKET": d.socket, "PATH": "/usr/bin:/bin"])
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        let job = try c.get(id)
+        #expect(job["state"] as? String == "succeeded" && (job["result"] as? [String: Any])?["ok"] as? Bool == true, "\(job)")
+        #expect((job["progress"] as? [String: Any])?["step"] as? Int == 1)
+    }
+
+    @Test func thePythonWorkerOfDocsWorkers() throws {
+        let program = try Self.block("docs/workers.md", "python", containing: "worker.run()")
+        let d = try Daemon(config: Self.resizeConfig)
+        let c = try d.client()
+        let good = try c.enqueue("resize", ["payload": ["path": "/srv/a.png"]])
+        let bad = try c.enqueue("resize", ["payload": ["path": "/srv/a.gif"]])
+        let worker = Process()
+        worker.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        worker.arguments = ["-c", program]
+        var environment = ProcessInfo.processInfo.environment
+        environment["JOBQUEUE_SOCKET"] = d.socket
+        environment["PYTHONPATH"] = Self.root.appendingPathComponent("clients/python").path
+        worker.environment = environment
+        try worker.run()
+        defer { if worker.isRunning { kill(worker.processIdentifier, SIGKILL) } }
+        let done = try c.wait(good)
+        #expect(done["state"] as? String == "succeeded" && (done["result"] as? [String: Any])?["thumbnail"] as? String == "/srv/a.png.thumb.png")
+        let failed = try c.wait(bad)
+        #expect(failed["state"] as? String == "failed" && failed["attempts"] as? Int == 1, "\(failed)")
+        kill(worker.processIdentifier, SIGTERM)
+        worker.waitUntilExit()
+        #expect(worker.terminationStatus == 0)
     }
 
     /// Every package the tests need is on the README's one `apt-get install`
