@@ -233,7 +233,7 @@ import Testing
         #expect(try c.wait(failing)["state"] as? String == "failed")
         try d.writeConfig("handlers:\n  flip: { external: true }\n  fail: { external: true }\n")
         d.signal(SIGHUP)
-        #expect(try eventually { (try? c.errorCode("reserve", ["handlers": ["fail"]])) == nil })
+        #expect(eventually { (try? c.errorCode("reserve", ["handlers": ["fail"]])) == nil })
         try c.call("retry", ["id": failing])
         let reserved = try c.call("reserve", ["handlers": ["fail"], "wait_ms": 30_000])["jobs"] as! [[String: Any]]
         #expect(reserved.map { $0["id"] as! Int } == [failing])
@@ -247,7 +247,7 @@ import Testing
         _ = try c.enqueue("sleep", ["payload": ["ms": 3000]])  // keeps the daemon in its grace period
         #expect(try eventually { (try c.call("stats")["workers"] as! [String: Any])["busy"] as? Int == 1 })
         d.signal(SIGTERM)
-        #expect(try eventually { (try? c.errorCode("reserve", ["handlers": ["ext"]])) == 1006 })
+        #expect(eventually { (try? c.errorCode("reserve", ["handlers": ["ext"]])) == 1006 })
         #expect(try c.call("complete", ["id": id, "token": token])["state"] as? String == "succeeded")
         #expect(d.waitForExit() == 0)
     }
