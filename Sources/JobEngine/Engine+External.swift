@@ -23,7 +23,7 @@ public struct ConnectedWorker: Sendable, Hashable {
     public var caller: Caller
     public var connectedAt: Timestamp
     public var lastHeartbeatAt: Timestamp?
-    /// Filled in by `connectedWorkersNow()`: the leases this connection took or last extended.
+    /// Filled in by `connectedWorkersNow()`: the leases this connection reserved.
     public var jobsHeld = 0
 }
 
@@ -38,7 +38,7 @@ struct ExternalLease {
     var deadline: Timestamp
     var timeoutMs: Int64
     var attempt: Int
-    /// The connection that reserved or last extended it.
+    /// The connection that reserved it (nil for a lease of an earlier run).
     var connection: UInt64?
 }
 
@@ -244,14 +244,12 @@ extension Engine {
             if case .success(let beat) = outcome {
                 let now = clock()
                 lock.withLock {
-                    if leases[id]?.token == token {
-                        leases[id]?.expiresAt = beat.expiresAt
-                        leases[id]?.connection = caller?.connection ?? leases[id]?.connection
-                    }
-                    if let caller {
-                        noteWorkerLocked(caller, name: nil)
-                        connectedWorkers[caller.connection]?.lastHeartbeatAt = now
-                    }
+                    guard leases[id]?.token == token else { return }
+                    leases[id]?.expiresAt = beat.expiresAt
+                    // The worker is the connection that reserved the job (a
+                    // worker may heartbeat on another): its entry shows the beat.
+                    let holder = leases[id]?.connection ?? caller?.connection
+                    if let holder { connectedWorkers[holder]?.lastHeartbeatAt = now }
                 }
             }
             completion(outcome)

@@ -257,13 +257,16 @@ import Testing
         let c = try d.client()
         let id = try c.enqueue("ext")
         let (_, token, _) = try reserveOne(c, ["worker": "resizer-7"])
-        try c.call("heartbeat", ["id": id, "token": token, "progress": ["step": 3]])
+        // The beat on another connection of the same worker: still one worker, the reserving one.
+        let beats = try d.client()
+        try beats.call("heartbeat", ["id": id, "token": token, "progress": ["step": 3]])
         let status = try Jobctl.run(["status", "\(id)"], socket: d.socket)
         #expect(status.status == 0 && status.stdout.contains("worker  resizer-7") && status.stdout.contains(#"progress {"step":3}"#), "\(status.stdout)")
         let workers = try Jobctl.run(["workers"], socket: d.socket)
         #expect(workers.status == 0 && workers.stdout.contains("resizer-7") && workers.stdout.contains(" \(getpid()) "), "\(workers.stdout)")
         let json = try Jobctl.run(["workers", "--json"], socket: d.socket)
         let listed = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as! [String: Any]
+        #expect((listed["workers"] as! [[String: Any]]).count == 1, "\(listed)")
         let entry = try #require((listed["workers"] as! [[String: Any]]).first { $0["name"] as? String == "resizer-7" })
         #expect(entry["pid"] as? Int == Int(getpid()) && entry["uid"] as? Int == Int(getuid()) && entry["jobs_held"] as? Int == 1)
         #expect(entry["last_heartbeat_at"] is String)

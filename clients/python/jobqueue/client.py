@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import select
 import socket
 import threading
 from typing import Any, Dict, Iterable, List, Optional, Tuple
@@ -39,6 +40,16 @@ class Client:
             raise DaemonUnavailable(f"cannot connect to {self.socket_path}: {error.strerror or error}") from None
         self._sock = sock
         self._reader = sock.makefile("rb")
+
+    def _closed_by_peer(self) -> bool:
+        """Whether the daemon has closed this connection (nothing is read from it)."""
+        try:
+            # Readable with nothing asked means end of file (or an error).
+            # select first: a socket with a timeout would wait in recv.
+            readable, _, _ = select.select([self._sock], [], [], 0)
+            return bool(readable) and self._sock.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
 
     def close(self) -> None:
         """Closes the connection; the next call opens a new one."""
@@ -82,8 +93,11 @@ class Client:
             if params is not None:
                 message["params"] = params
             line = (json.dumps(message, separators=(",", ":")) + "\n").encode()
-            fresh = self._sock is None
-            if fresh:
+            if self._sock is not None and self._closed_by_peer():
+                # The daemon closed it while idle (idle_timeout, a restart):
+                # a new connection, before anything is sent on the old one.
+                self._close_locked()
+            if self._sock is None:
                 self._connect()
             try:
                 self._sock.sendall(line)
@@ -91,21 +105,12 @@ class Client:
             except OSError as error:
                 self._close_locked()
                 raise DaemonUnavailable(f"connection to {self.socket_path} failed: {error}") from None
-            if not answer and not fresh and not self._aborted:
-                # The daemon closed an idle connection before this request
-                # reached it (nothing was read: it was not executed). Once more.
-                self._close_locked()
-                self._connect()
-                try:
-                    self._sock.sendall(line)
-                    answer = self._reader.readline()
-                except OSError as error:
-                    self._close_locked()
-                    raise DaemonUnavailable(f"connection to {self.socket_path} failed: {error}") from None
             if not answer:
+                # Never sent again: the daemon may have done it before the connection went.
                 self._close_locked()
                 aborted, self._aborted = self._aborted, False
-                raise DaemonUnavailable("the connection was closed by abort()" if aborted else "the daemon closed the connection")
+                raise DaemonUnavailable("the connection was closed by abort()" if aborted
+                                        else "the daemon closed the connection before answering")
         response = json.loads(answer)
         if "error" in response:
             raise from_wire(response["error"])
@@ -118,6 +123,8 @@ class Client:
         if not calls:
             return []
         with self._lock:
+            if self._sock is not None and self._closed_by_peer():
+                self._close_locked()
             if self._sock is None:
                 self._connect()
             first = self._next_id + 1

@@ -40,6 +40,8 @@ class Job:
         self._worker = worker
         self._progress: Any = None
         self._progress_set = False
+        # Its end is on its way: no more heartbeats (they would cross it).
+        self.ending = False
 
     def progress(self, value: Any) -> None:
         """Reported with the next heartbeat (any JSON, at most 4 KiB)."""
@@ -178,7 +180,9 @@ class Worker:
             job = self._jobs.get()
             if job is None:
                 return
-            self._ends.put(self._run(job))
+            end = self._run(job)
+            job.ending = True
+            self._ends.put(end)
 
     def _run(self, job: Job) -> tuple:
         """Runs the job's function; returns its end as (job, method, params)."""
@@ -188,8 +192,12 @@ class Worker:
         except Exception as error:  # a handler's failure is the job's, never the worker's
             message = str(error) or type(error).__name__
             failure = {"message": message, "retry": not isinstance(error, Permanent), "details": {"type": type(error).__name__}}
-            return job, "fail", {"id": job.id, "token": job.token, "error": failure}
-        return job, "complete", {"id": job.id, "token": job.token, "result": result}
+            end = ("fail", {"id": job.id, "token": job.token, "error": failure})
+        else:
+            end = ("complete", {"id": job.id, "token": job.token, "result": result})
+        # Progress reported since the last heartbeat goes first, in the same write.
+        before = [("heartbeat", {"id": job.id, "token": job.token, "progress": job._progress})] if job._progress_set else []
+        return job, before + [end]
 
     def _send_ends(self) -> None:
         """Sends the ends waiting now in one write, reads their answers, repeats."""
@@ -205,11 +213,18 @@ class Worker:
                         break
                 done = None in batch
                 ends = [end for end in batch if end is not None]
+                calls = [call for _, job_calls in ends for call in job_calls]
                 try:
-                    answers = client.call_many([(method, params) for _, method, params in ends])
+                    answers = client.call_many(calls)
                 except DaemonUnavailable as error:
-                    answers = [error] * len(ends)
-                for (job, method, _), answer in zip(ends, answers):
+                    answers = [error] * len(calls)
+                # Each job's answer is its last call's (the end).
+                last = []
+                position = 0
+                for _, job_calls in ends:
+                    position += len(job_calls)
+                    last.append((job_calls[-1][0], answers[position - 1]))
+                for (job, _), (method, answer) in zip(ends, last):
                     if isinstance(answer, LeaseLost):
                         log.warning("job %s: lease lost (%s), its end was not recorded", job.id, answer.data.get("state"))
                     elif isinstance(answer, JobqueueError):
@@ -232,6 +247,8 @@ class Worker:
                     return
                 now = time.time()
                 for job in held:
+                    if job.ending:
+                        continue
                     if job._progress_set or now >= job.next_beat:
                         job.next_beat = now + job.lease_s / 3
                         self._beat(client, job)
@@ -248,7 +265,8 @@ class Worker:
             answer = client.heartbeat(job.id, job.token, **kwargs)
             job.expires_at = _parse_time(answer["expires_at"])
         except LeaseLost:
-            log.warning("job %s: lease lost", job.id)
+            if not job.ending:  # else its end came first: nothing was lost
+                log.warning("job %s: lease lost", job.id)
             with self._held_lock:
                 self._held.pop(job.id, None)
         except JobqueueError as error:

@@ -145,3 +145,61 @@ def test_default_socket_path_rules(monkeypatch):
     assert jobqueue.Client().socket_path == "/z.sock"
     with pytest.raises(jobqueue.DaemonUnavailable):
         jobqueue.Client("/tmp/no-such-jobqueue.sock").ping()
+
+
+def fake_daemon(path, behaviour):
+    """A Unix socket that serves `behaviour(connection_number, request_line)`:
+    the answer to send, or None to close without answering. Returns the
+    requests it read."""
+    import json as _json
+    import socket as _socket
+    seen = []
+    server = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(4)
+    def serve():
+        for number in range(2):
+            connection, _ = server.accept()
+            reader = connection.makefile("rb")
+            while True:
+                line = reader.readline()
+                if not line:
+                    break
+                seen.append((number, _json.loads(line)["method"]))
+                answer = behaviour(number, _json.loads(line))
+                if answer is None:
+                    break
+                connection.sendall((_json.dumps(answer) + "\n").encode())
+            reader.close()
+            connection.close()
+    threading.Thread(target=serve, daemon=True).start()
+    return seen
+
+
+def test_a_request_whose_connection_closes_is_never_sent_again(tmp_path):
+    path = tempfile_path()
+    seen = fake_daemon(path, lambda number, request: None)  # reads the request, closes: did it run? unknowable
+    with pytest.raises(jobqueue.DaemonUnavailable):
+        jobqueue.Client(path).enqueue("noop")
+    assert seen == [(0, "enqueue")]
+
+
+def test_a_connection_closed_while_idle_is_replaced_before_the_next_request():
+    path = tempfile_path()
+    # The first connection answers one ping, then the daemon closes it (idle_timeout).
+    def behaviour(number, request):
+        return {"jsonrpc": "2.0", "id": request["id"], "result": {"connection": number}} if number == 0 else \
+            {"jsonrpc": "2.0", "id": request["id"], "result": {"connection": number}}
+    seen = fake_daemon(path, behaviour)
+    client = jobqueue.Client(path)
+    assert client.ping() == {"connection": 0}
+    client._sock.shutdown(__import__("socket").SHUT_WR)  # ends the fake's first connection from our side
+    assert eventually(lambda: client._closed_by_peer())
+    assert client.ping() == {"connection": 1}
+    assert seen == [(0, "ping"), (1, "ping")]
+
+
+def tempfile_path():
+    import os as _os
+    import tempfile as _tempfile
+    return _os.path.join(_tempfile.mkdtemp(prefix="jqf-", dir="/tmp"), "s.sock")

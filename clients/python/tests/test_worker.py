@@ -132,3 +132,17 @@ def test_leases_survive_a_daemon_kill(daemon):
         assert c.get(id)["state"] == "running"  # not counted as interrupted
         done = c.complete(id, job["lease"]["token"], {"after": "restart"})
         assert done["state"] == "succeeded" and done["attempts"] == 1 and done["errors"] == []
+
+
+def test_progress_reported_just_before_the_end_is_stored(daemon, client):
+    worker = jobqueue.Worker(daemon.socket)
+    @worker.handler("py")
+    def report(job):
+        job.progress({"final": True})
+        return "ok"
+    id = client.enqueue("py")["id"]
+    thread = start_worker_thread(worker)
+    job = client.wait(id, timeout_ms=60000)
+    assert job["state"] == "succeeded" and job["progress"] == {"final": True}
+    worker.stop()
+    thread.join(60)
