@@ -176,7 +176,7 @@ def fake_daemon(path, behaviour):
     return seen
 
 
-def test_a_request_whose_connection_closes_is_never_sent_again(tmp_path):
+def test_a_request_whose_connection_closes_is_never_sent_again():
     path = tempfile_path()
     seen = fake_daemon(path, lambda number, request: None)  # reads the request, closes: did it run? unknowable
     with pytest.raises(jobqueue.DaemonUnavailable):
