@@ -19,12 +19,12 @@ extension WriteTransaction {
 
         // The best few of each queue (one index range each), merged here:
         // a single ORDER BY over several queues would sort every ready job.
-        var candidates: [Candidate] = []
+        var candidates: [ReadyCandidate] = []
         for queue in queues where !paused.contains(queue) {
             let limit = request.limit(for: queue)
             guard limit > 0 else { continue }
             candidates += try connection.rows("claim", Self.readyInQueue, [.text(queue), .int(Int64(limit))]) { row in
-                Candidate(id: row.int(0), priority: row.int(1), runAt: row.int(2), queue: queue)
+                ReadyCandidate(id: row.int(0), priority: row.int(1), runAt: row.int(2), queue: queue)
             }
         }
         candidates.sort()
@@ -97,19 +97,6 @@ extension WriteTransaction {
         return promoted
     }
 
-    private struct Candidate: Comparable {
-        var id: Int64
-        var priority: Int64
-        var runAt: Int64
-        var queue: String
-
-        static func < (a: Candidate, b: Candidate) -> Bool {
-            if a.priority != b.priority { return a.priority > b.priority }
-            if a.runAt != b.runAt { return a.runAt < b.runAt }
-            return a.id < b.id
-        }
-    }
-
     private static let readyInQueue = """
         SELECT id, priority, run_at FROM jobs
         WHERE state = 'queued' AND external = 0 AND queue = ?
@@ -144,4 +131,21 @@ extension WriteTransaction {
     private static let promote = """
         UPDATE jobs SET state = '\(JobEvent.becameDue.target)' WHERE id = ? AND \(SQLStates.guardFor(.becameDue))
         """
+}
+
+/// A ready job found by a claim or a reserve, in the order both take them:
+/// priority DESC, run_at, id.
+struct ReadyCandidate: Comparable {
+    var id: Int64
+    var priority: Int64
+    var runAt: Int64
+    var queue: String
+    /// Set for a reserve (the handler whose lease it gets).
+    var handler: String? = nil
+
+    static func < (a: ReadyCandidate, b: ReadyCandidate) -> Bool {
+        if a.priority != b.priority { return a.priority > b.priority }
+        if a.runAt != b.runAt { return a.runAt < b.runAt }
+        return a.id < b.id
+    }
 }

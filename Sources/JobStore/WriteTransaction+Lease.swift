@@ -43,14 +43,14 @@ extension WriteTransaction {
         var slotsLeft: [String: Int] = [:]
         var answers: [[Job]] = []
         for reservation in reservations {
-            var candidates: [Candidate] = []
+            var candidates: [ReadyCandidate] = []
             for handler in Set(reservation.handlers) {
                 for queue in queues {
                     let slots = slotsLeft[queue] ?? freeSlots(queue)
                     guard slots > 0 else { continue }
                     candidates += try connection.rows("reserve", Self.readyExternal, [
                         .text(handler), .text(queue), .int(Int64(min(slots, reservation.maxJobs))),
-                    ]) { row in Candidate(id: row.int(0), priority: row.int(1), runAt: row.int(2), queue: queue, handler: handler) }
+                    ]) { row in ReadyCandidate(id: row.int(0), priority: row.int(1), runAt: row.int(2), queue: queue, handler: handler) }
                 }
             }
             candidates.sort()
@@ -58,7 +58,7 @@ extension WriteTransaction {
             for candidate in candidates where reserved.count < reservation.maxJobs {
                 let slots = slotsLeft[candidate.queue] ?? freeSlots(candidate.queue)
                 guard slots > 0 else { continue }
-                let lease = reservation.leaseMs ?? leaseMs(candidate.handler)
+                let lease = reservation.leaseMs ?? leaseMs(candidate.handler ?? "")
                 let job = try connection.firstRow("reserve", Self.markReserved, [
                     .int(now.rawValue), .text(leaseOwner), .text(token()), .optionalText(reservation.worker), .int(lease),
                     .int(candidate.id),
@@ -130,20 +130,6 @@ extension WriteTransaction {
             WHERE state IN \(SQLStates.list(JobState.waiting + [.queued]))
               AND external <> (handler IN (SELECT value FROM json_each(?1)))
             """, [.text(names.text)])
-    }
-
-    private struct Candidate: Comparable {
-        var id: Int64
-        var priority: Int64
-        var runAt: Int64
-        var queue: String
-        var handler: String
-
-        static func < (a: Candidate, b: Candidate) -> Bool {
-            if a.priority != b.priority { return a.priority > b.priority }
-            if a.runAt != b.runAt { return a.runAt < b.runAt }
-            return a.id < b.id
-        }
     }
 
     private static let readyExternal = """
