@@ -173,13 +173,13 @@ _jobctl() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    enqueue|exec|status|wait|list|cancel|retry|pause|resume|stats|workers|ping|help)
+    enqueue|exec|status|wait|list|cancel|retry|pause|resume|stats|workers|schedules|schedule|ping|help)
         # Offer subcommand argument completions
         "_jobctl_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'enqueue exec status wait list cancel retry pause resume stats workers ping help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'enqueue exec status wait list cancel retry pause resume stats workers schedules schedule ping help' -- "${cur}"))
         ;;
     esac
 }
@@ -361,6 +361,61 @@ _jobctl_workers() {
     repeating_options=()
     non_repeating_options=()
     __jobctl_offer_flags_options 0
+}
+
+_jobctl_schedules() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __jobctl_offer_flags_options 0
+}
+
+_jobctl_schedule() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __jobctl_offer_flags_options 0
+
+    # Offer subcommand / subcommand argument completions
+    local -r subcommand="${unparsed_words[0]}"
+    unset 'unparsed_words[0]'
+    unparsed_words=("${unparsed_words[@]}")
+    case "${subcommand}" in
+    pause|resume|run)
+        # Offer subcommand argument completions
+        "_jobctl_schedule_${subcommand}"
+        ;;
+    *)
+        # Offer subcommand completions
+        COMPREPLY+=($(compgen -W 'pause resume run' -- "${cur}"))
+        ;;
+    esac
+}
+
+_jobctl_schedule_pause() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __jobctl_offer_flags_options 1
+}
+
+_jobctl_schedule_resume() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __jobctl_offer_flags_options 1
+}
+
+_jobctl_schedule_run() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __jobctl_offer_flags_options 1
 }
 
 _jobctl_ping() {

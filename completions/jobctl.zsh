@@ -61,6 +61,8 @@ _jobctl() {
             'resume:Let a paused queue start jobs again.'
             'stats:Jobs per queue and state, workers, version, uptime.'
             'workers:List the connected external workers: name, pid and uid (from SO_PEERCRED), jobs held, last heartbeat.'
+            'schedules:List the configured schedules: name, schedule, zone, next run, last run, last job, paused.'
+            'schedule:Pause, resume or run a schedule now.'
             'ping:Check that the daemon answers.'
             'help:Show subcommand help information.'
         )
@@ -68,7 +70,7 @@ _jobctl() {
         ;;
     arg)
         case "${words[1]}" in
-        enqueue|exec|status|wait|list|cancel|retry|pause|resume|stats|workers|ping|help)
+        enqueue|exec|status|wait|list|cancel|retry|pause|resume|stats|workers|schedules|schedule|ping|help)
             "_jobctl_${words[1]}" && ret=0
             ;;
         esac
@@ -228,6 +230,83 @@ _jobctl_stats() {
 _jobctl_workers() {
     local -i ret=1
     local -ar arg_specs=(
+        '--version[Show the version.]'
+        '(-h --help)'{-h,--help}'[Show help information.]'
+    )
+    _arguments -w -s -S : "${arg_specs[@]}" && ret=0
+
+    return "${ret}"
+}
+
+_jobctl_schedules() {
+    local -i ret=1
+    local -ar arg_specs=(
+        '--version[Show the version.]'
+        '(-h --help)'{-h,--help}'[Show help information.]'
+    )
+    _arguments -w -s -S : "${arg_specs[@]}" && ret=0
+
+    return "${ret}"
+}
+
+_jobctl_schedule() {
+    local -i ret=1
+    local -ar arg_specs=(
+        '--version[Show the version.]'
+        '(-h --help)'{-h,--help}'[Show help information.]'
+        '(-): :->command'
+        '(-)*:: :->arg'
+    )
+    _arguments -w -s -S : "${arg_specs[@]}" && ret=0
+    case "${state}" in
+    command)
+        local -ar subcommands=(
+            'pause:Stop a schedule from firing (persisted: it stays paused across restarts).'
+            'resume:Let a paused schedule fire again (ticks missed meanwhile follow its catch_up).'
+            'run:Enqueue the schedule'\''s job now, outside its ticks; prints the job id.'
+        )
+        _describe -V subcommand subcommands && ret=0
+        ;;
+    arg)
+        case "${words[1]}" in
+        pause|resume|run)
+            "_jobctl_schedule_${words[1]}" && ret=0
+            ;;
+        esac
+        ;;
+    esac
+
+    return "${ret}"
+}
+
+_jobctl_schedule_pause() {
+    local -i ret=1
+    local -ar arg_specs=(
+        ':name:'
+        '--version[Show the version.]'
+        '(-h --help)'{-h,--help}'[Show help information.]'
+    )
+    _arguments -w -s -S : "${arg_specs[@]}" && ret=0
+
+    return "${ret}"
+}
+
+_jobctl_schedule_resume() {
+    local -i ret=1
+    local -ar arg_specs=(
+        ':name:'
+        '--version[Show the version.]'
+        '(-h --help)'{-h,--help}'[Show help information.]'
+    )
+    _arguments -w -s -S : "${arg_specs[@]}" && ret=0
+
+    return "${ret}"
+}
+
+_jobctl_schedule_run() {
+    local -i ret=1
+    local -ar arg_specs=(
+        ':name:'
         '--version[Show the version.]'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )

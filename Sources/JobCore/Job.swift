@@ -28,13 +28,15 @@ public struct Job: Hashable, Sendable {
     public var lease: Lease?
     /// What the latest heartbeat reported, if any.
     public var progress: RawJSON?
+    /// The schedule whose tick enqueued the job (SCHEDULING.md), if any.
+    public var schedule: String?
 
     public init(
         id: JobID, queue: String, handler: String, payload: RawJSON, state: JobState,
         priority: Int, attempts: Int, maxAttempts: Int, uniqueKey: String?, tags: [String],
         createdAt: Timestamp, runAt: Timestamp, startedAt: Timestamp?, finishedAt: Timestamp?,
         timeoutMs: Int64, result: RawJSON?, resultTruncated: Bool, errors: [JobFailure], leaseOwner: String?,
-        lease: Lease? = nil, progress: RawJSON? = nil
+        lease: Lease? = nil, progress: RawJSON? = nil, schedule: String? = nil
     ) {
         self.id = id
         self.queue = queue
@@ -57,6 +59,7 @@ public struct Job: Hashable, Sendable {
         self.leaseOwner = leaseOwner
         self.lease = lease
         self.progress = progress
+        self.schedule = schedule
     }
 
     /// The last failure, or nil: the job object's `error`.

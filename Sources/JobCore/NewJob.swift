@@ -22,11 +22,13 @@ public struct NewJob: Hashable, Sendable {
     public var tags: [String]
     /// Served by external workers (`reserve`), never by the daemon's own.
     public var external: Bool
+    /// The schedule whose tick this job is (set by the engine only).
+    public var schedule: String?
 
     public init(
         handler: String, payload: RawJSON = .null, queue: String = "default", priority: Int = 0,
         start: Start = .now, maxAttempts: Int = 5, timeoutMs: Int64 = 60_000,
-        uniqueKey: String? = nil, tags: [String] = [], external: Bool = false
+        uniqueKey: String? = nil, tags: [String] = [], external: Bool = false, schedule: String? = nil
     ) {
         self.handler = handler
         self.payload = payload
@@ -38,6 +40,7 @@ public struct NewJob: Hashable, Sendable {
         self.uniqueKey = uniqueKey
         self.tags = tags
         self.external = external
+        self.schedule = schedule
     }
 
     /// When the job may first run, for a job created at `now`.

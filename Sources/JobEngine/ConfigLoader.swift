@@ -60,7 +60,7 @@ public struct ConfigLoader {
 }
 
 /// Walks the YAML tree, collecting problems instead of stopping at the first.
-private struct Reader {
+struct Reader {
     var problems: [ConfigProblem] = []
 
     mutating func problem(_ node: Node?, _ key: String, _ message: String) {
@@ -88,7 +88,7 @@ private struct Reader {
 
     mutating func read(_ root: Node, into config: inout DaemonConfig) {
         if case .scalar(let s) = root, s.string.isEmpty { return }  // an empty file
-        let known: Set<String> = ["workers", "durability", "shutdown_grace", "retention", "socket", "limits", "queues", "handlers"]
+        let known: Set<String> = ["workers", "durability", "shutdown_grace", "retention", "socket", "limits", "queues", "handlers", "schedules"]
         for (name, _, value) in mapping(root, "", known: known) {
             switch name {
             case "workers": if let n = int(value, name, min: 1) { config.workers = n }
@@ -113,8 +113,16 @@ private struct Reader {
                 for (handler, _, v) in mapping(value, name, known: nil) {
                     if let h = readHandler(v, "handlers.\(handler)") { config.handlers[handler] = h }
                 }
+            case "schedules":
+                for (schedule, keyNode, v) in mapping(value, name, known: nil) {
+                    if let s = readSchedule(v, name: schedule, nameNode: keyNode) { config.schedules[schedule] = s }
+                }
             default: break
             }
+        }
+        // After every handler is read: a schedule must name one that exists.
+        for (name, schedule) in config.schedules where config.handler(named: schedule.handler) == nil {
+            problem(root, "schedules.\(name).handler", "unknown handler \"\(schedule.handler)\"")
         }
     }
 

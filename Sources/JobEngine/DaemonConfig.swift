@@ -38,6 +38,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var queues: [String: Queue] = [:]
     /// Configured handlers, with the always-present builtins added (see `handler(named:)`).
     public var handlers: [String: HandlerConfig] = [:]
+    /// `schedules:` (SCHEDULING.md), by name.
+    public var schedules: [String: ScheduleConfig] = [:]
 
     public init(workers: Int) {
         self.workers = workers

@@ -66,6 +66,10 @@ public final class Engine: @unchecked Sendable {
     /// last looked: their own ready jobs may have waited for that slot.
     var freedFullQueues: Set<String> = []
 
+    // Schedules (Schedules/Engine+Schedules.swift), guarded by `lock`:
+    /// The configured schedules, by name.
+    var schedules: [String: ScheduleState] = [:]
+
     private let wakeups: AsyncStream<Void>
     private let wakeupSender: AsyncStream<Void>.Continuation
     /// Wake-ups for the waiting `reserve` calls alone (an external job's
@@ -118,6 +122,11 @@ public final class Engine: @unchecked Sendable {
             } catch {
                 logger.error("cannot hand jobs to or from external workers after the reload", metadata: ["error": "\(error)"])
             }
+            do {
+                try await loadSchedules()
+            } catch {
+                logger.error("cannot apply the schedules of the reloaded config", metadata: ["error": "\(error)"])
+            }
             wake()
         }
         wake()
@@ -169,6 +178,7 @@ public final class Engine: @unchecked Sendable {
 
     private func dispatch() async {
         await expireLeases()
+        await fireDueSchedules()
         defer { serveWaitingReservers() }
         do {
             // A read first: most wake-ups (a job's end, an enqueue that
@@ -231,8 +241,8 @@ public final class Engine: @unchecked Sendable {
                             ahead: ahead)
     }
 
-    /// Sets the timer to the earliest `run_at` of a waiting job, or the
-    /// earliest end of an external lease.
+    /// Sets the timer to the earliest `run_at` of a waiting job, the
+    /// earliest end of an external lease, or the next schedule tick.
     private func scheduleTimer() async {
         let nextRun: Timestamp?
         do {
@@ -244,6 +254,9 @@ public final class Engine: @unchecked Sendable {
         if let expiry = earliestLeaseEnd() {
             // Due already (it ran out since this dispatch began): look again.
             if expiry <= clock() { wake() } else { scheduleWake(at: expiry) }
+        }
+        if let tick = earliestScheduleTick() {
+            if tick <= clock() { wake() } else { scheduleWake(at: tick) }
         }
         guard let next = nextRun else { return }
         if next <= clock() {

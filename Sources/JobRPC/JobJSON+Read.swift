@@ -26,7 +26,8 @@ extension JobJSON {
             uniqueKey: fields["unique_key"]?.string, tags: fields["tags"]?.elements?.compactMap(\.string) ?? [],
             createdAt: createdAt, runAt: runAt, startedAt: time("started_at"), finishedAt: time("finished_at"),
             timeoutMs: timeoutMs, result: raw("result"), resultTruncated: fields["result_truncated"]?.bool ?? false,
-            errors: failures, leaseOwner: nil, lease: fields["lease"].flatMap(readLease), progress: raw("progress"))
+            errors: failures, leaseOwner: nil, lease: fields["lease"].flatMap(readLease), progress: raw("progress"),
+            schedule: fields["schedule"]?.string)
     }
 
     /// `lease`: the token is there only in the answer to `reserve` (empty otherwise).

@@ -44,6 +44,7 @@ public enum JobJSON {
                 }
             }
             if let progress = job.progress { o.member("progress") { w in if brief { w.null() } else { w.raw(progress) } } }
+            if let schedule = job.schedule { o.member("schedule") { $0.string(schedule) } }
             if let duplicate { o.member("duplicate") { $0.bool(duplicate) } }
         }
     }

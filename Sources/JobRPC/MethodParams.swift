@@ -135,6 +135,17 @@ public struct QueueParams: Sendable {
     }
 }
 
+/// `pause_schedule`, `resume_schedule`, `trigger_schedule`: a schedule's name.
+public struct ScheduleNameParams: Sendable {
+    public var name: String
+
+    public init(_ value: JSONValue?) throws(RPCError) {
+        let p = try Params(value, allowed: ["name"])
+        name = try p.requiredString("name")
+        guard !name.isEmpty else { throw RPCError.invalidParam("name", "must not be empty") }
+    }
+}
+
 /// `stats`, `ping`: no params (an empty object or none).
 public struct NoParams: Sendable {
     public init(_ value: JSONValue?) throws(RPCError) {

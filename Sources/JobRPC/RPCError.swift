@@ -14,6 +14,7 @@ public enum RPCErrorCode: Int, Sendable, CaseIterable {
     case overloaded = 1005
     case shuttingDown = 1006
     case leaseLost = 1007
+    case unknownSchedule = 1008
 }
 
 /// An error answer: code, message, and the optional `data` details.

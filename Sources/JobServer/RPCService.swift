@@ -14,6 +14,7 @@ public struct RPCService: Sendable {
         EnqueueMethod.self, EnqueueBatchMethod.self, GetMethod.self, WaitMethod.self, ListMethod.self, CancelMethod.self,
         RetryMethod.self, StatsMethod.self, PauseMethod.self, ResumeMethod.self, PingMethod.self,
         ReserveMethod.self, HeartbeatMethod.self, CompleteMethod.self, FailMethod.self, WorkersMethod.self,
+        SchedulesMethod.self, PauseScheduleMethod.self, ResumeScheduleMethod.self, TriggerScheduleMethod.self,
     ] as [any RPCMethod.Type]).map { ($0.name, $0) })
 
     public init(engine: Engine, version: String, logger: Logger) {

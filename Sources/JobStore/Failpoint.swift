@@ -14,6 +14,8 @@ public enum Failpoint: String, Sendable, CaseIterable {
     case afterClaim = "after-claim"
     /// A handler ended; the end of the attempt is not yet committed.
     case afterHandler = "after-handler"
+    /// A schedule's tick enqueued its job; neither the job nor the tick is committed.
+    case scheduleTick = "schedule-tick"
 
     #if DEBUG
     private static let armed: Failpoint? = ProcessInfo.processInfo.environment["JOBQUEUE_FAILPOINT"].flatMap(Failpoint.init(rawValue:))

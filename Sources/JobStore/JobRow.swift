@@ -7,7 +7,7 @@ enum JobRow {
     static let columns = """
         id, queue, handler, payload, state, priority, attempts, max_attempts, unique_key, tags, \
         created_at, run_at, started_at, finished_at, timeout_ms, result, result_truncated, errors, lease_owner, \
-        lease_token, lease_worker, lease_expires_at, lease_ms, progress
+        lease_token, lease_worker, lease_expires_at, lease_ms, progress, schedule
         """
 
     static func decode(_ row: SQLiteStatement) throws(StoreError) -> Job {
@@ -39,7 +39,8 @@ enum JobRow {
                 Lease(token: token, worker: row.optionalText(20),
                       expiresAt: Timestamp(millisecondsSinceEpoch: row.optionalInt(21) ?? 0), leaseMs: row.optionalInt(22) ?? 0)
             },
-            progress: row.optionalText(23).map(RawJSON.init(validatedText:))
+            progress: row.optionalText(23).map(RawJSON.init(validatedText:)),
+            schedule: row.optionalText(24)
         )
     }
 

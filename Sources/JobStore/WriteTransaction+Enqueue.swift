@@ -13,7 +13,7 @@ extension WriteTransaction {
             .text(job.queue), .text(job.handler), .text(job.payload.text), .text(state.rawValue),
             .int(Int64(job.priority)), .int(Int64(job.maxAttempts)), .int(job.timeoutMs),
             .optionalText(job.uniqueKey), .text(JobRow.encodeTags(job.tags)),
-            .int(now.rawValue), .int(job.runAt(createdAt: now).rawValue), .int(job.external ? 1 : 0),
+            .int(now.rawValue), .int(job.runAt(createdAt: now).rawValue), .int(job.external ? 1 : 0), .optionalText(job.schedule),
         ])
         let id = connection.lastInsertRowID
         enqueued += 1
@@ -40,7 +40,7 @@ extension WriteTransaction {
 
     private static let insertJob = """
         INSERT INTO jobs (queue, handler, payload, state, priority, max_attempts, timeout_ms,
-                          unique_key, tags, created_at, run_at, external)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                          unique_key, tags, created_at, run_at, external, schedule)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 }

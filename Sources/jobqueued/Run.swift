@@ -39,6 +39,7 @@ struct Run: AsyncParsableCommand {
         let store = try openStore(path: paths.databasePath, durability: config.durability == .full ? .full : .normal, logger: logger)
         let engine = Engine(store: store, config: config, logger: logger)
         _ = try await engine.recoverInterruptedJobs()
+        try await engine.loadSchedules()
         let service = RPCService(engine: engine, version: JobqueueVersion.current, logger: logger)
         let server: RPCServer
         var listenPath = socketPath

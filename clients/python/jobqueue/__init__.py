@@ -7,11 +7,11 @@
 from .client import Client
 from .errors import (BY_CODE, DaemonUnavailable, InternalError, InvalidParams, InvalidRequest, InvalidState, JobqueueError,
                      LeaseLost, MethodNotFound, NotFound, Overloaded, ParseError, PermissionDenied, ShuttingDown,
-                     UnknownHandler)
+                     UnknownHandler, UnknownSchedule)
 from .paths import default_socket_path
 from .worker import Job, Permanent, Worker
 
 __all__ = ["Client", "Worker", "Job", "Permanent", "default_socket_path", "JobqueueError", "DaemonUnavailable", "ParseError",
            "InvalidRequest", "MethodNotFound", "InvalidParams", "InternalError", "NotFound", "InvalidState", "UnknownHandler",
-           "PermissionDenied", "Overloaded", "ShuttingDown", "LeaseLost", "BY_CODE"]
+           "PermissionDenied", "Overloaded", "ShuttingDown", "LeaseLost", "UnknownSchedule", "BY_CODE"]
 __version__ = "0.1.0"

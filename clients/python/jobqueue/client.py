@@ -204,6 +204,22 @@ class Client:
     def ping(self) -> Dict[str, Any]:
         return self.call("ping")
 
+    # -- schedules (SCHEDULING.md); an unknown name raises UnknownSchedule
+
+    def schedules(self) -> List[Dict[str, Any]]:
+        """The configured schedules: name, cron or every, timezone, next_run_at, last_job_id, skipped, ..."""
+        return self.call("schedules")["schedules"]
+
+    def pause_schedule(self, name: str) -> Dict[str, Any]:
+        return self.call("pause_schedule", {"name": name})
+
+    def resume_schedule(self, name: str) -> Dict[str, Any]:
+        return self.call("resume_schedule", {"name": name})
+
+    def trigger_schedule(self, name: str) -> int:
+        """Enqueues the schedule's job now; returns its id."""
+        return self.call("trigger_schedule", {"name": name})["id"]
+
     # -- external workers (WORKERS.md)
 
     def reserve(self, handlers: Iterable[str], *, max_jobs: Optional[int] = None, lease_ms: Optional[int] = None,

@@ -74,8 +74,15 @@ class LeaseLost(JobqueueError):
     code = 1007
 
 
+class UnknownSchedule(JobqueueError):
+    """No schedule of that name is configured (SCHEDULING.md)."""
+
+    code = 1008
+
+
 BY_CODE = {cls.code: cls for cls in (ParseError, InvalidRequest, MethodNotFound, InvalidParams, InternalError, NotFound,
-                                     InvalidState, UnknownHandler, PermissionDenied, Overloaded, ShuttingDown, LeaseLost)}
+                                     InvalidState, UnknownHandler, PermissionDenied, Overloaded, ShuttingDown, LeaseLost,
+                                     UnknownSchedule)}
 
 
 def from_wire(error: Dict[str, Any]) -> JobqueueError:

@@ -6,7 +6,7 @@ import pytest
 import jobqueue
 from jobqueue.paths import default_socket_path
 
-from conftest import eventually
+from conftest import Daemon, eventually
 
 
 def test_every_method_round_trips(client):
@@ -31,6 +31,25 @@ def test_every_method_round_trips(client):
     page = client.list(limit=2)
     assert len(page["jobs"]) == 2 and page["next_after_id"] == page["jobs"][1]["id"]
     assert client.workers() == []
+
+
+def test_schedules_are_listed_paused_resumed_and_triggered():
+    d = Daemon(config="schedules:\n  nightly:\n    cron: \"15 3 * * *\"\n    timezone: UTC\n    handler: echo\n"
+                      "    payload: {\"kind\": \"daily\"}\n")
+    try:
+        with d.client() as client:
+            assert "schedules" in client.ping()["features"]
+            [entry] = client.schedules()
+            assert entry["name"] == "nightly" and entry["cron"] == "15 3 * * *" and entry["next_run_at"].endswith("03:15:00.000Z")
+            assert client.pause_schedule("nightly")["paused"] is True
+            assert client.resume_schedule("nightly")["paused"] is False
+            job = client.wait(client.trigger_schedule("nightly"), timeout_ms=60000)
+            assert job["schedule"] == "nightly" and job["result"] == {"kind": "daily"}
+            with pytest.raises(jobqueue.UnknownSchedule) as e:
+                client.trigger_schedule("nope")
+            assert e.value.code == 1008
+    finally:
+        d.close()
 
 
 def test_errors_are_typed_with_their_codes(client):
