@@ -187,8 +187,8 @@ _jobctl() {
 _jobctl_enqueue() {
     repeating_flags=()
     non_repeating_flags=(--wait --version -h --help)
-    repeating_options=(--tag)
-    non_repeating_options=(--payload-file --queue --priority --delay --at --max-attempts --timeout --unique --wait-timeout)
+    repeating_options=(--tag --after)
+    non_repeating_options=(--payload-file --queue --priority --delay --at --max-attempts --timeout --unique --key --wait-timeout)
     __jobctl_offer_flags_options 2
 
     # Offer option value completions
@@ -220,6 +220,12 @@ _jobctl_enqueue() {
     '--tag')
         return
         ;;
+    '--after')
+        return
+        ;;
+    '--key')
+        return
+        ;;
     '--wait-timeout')
         return
         ;;
@@ -229,8 +235,8 @@ _jobctl_enqueue() {
 _jobctl_exec() {
     repeating_flags=()
     non_repeating_flags=(--wait --version -h --help)
-    repeating_options=(--tag)
-    non_repeating_options=(--queue --priority --delay --at --max-attempts --timeout --unique --wait-timeout)
+    repeating_options=(--tag --after)
+    non_repeating_options=(--queue --priority --delay --at --max-attempts --timeout --unique --key --wait-timeout)
     __jobctl_offer_flags_options -1
 
     # Offer option value completions
@@ -257,6 +263,12 @@ _jobctl_exec() {
         return
         ;;
     '--tag')
+        return
+        ;;
+    '--after')
+        return
+        ;;
+    '--key')
         return
         ;;
     '--wait-timeout')

@@ -13,9 +13,19 @@ public struct EnqueueRequest: Sendable {
     public var timeoutMs: Int64?
     public var uniqueKey: String?
     public var tags: [String]
+    /// Jobs that must succeed first (SCHEDULING.md).
+    public var after: [JobID]
+    /// In `enqueueBatch`: earlier entries of the same batch that must succeed first.
+    public var afterIndex: [Int]
+    /// At most the handler's `key_concurrency` jobs with this key run at once.
+    public var concurrencyKey: String?
 
     public init(handler: String, payload: RawJSON = .null, queue: String? = nil, priority: Int? = nil, delayMs: Int64? = nil,
-                runAt: String? = nil, maxAttempts: Int? = nil, timeoutMs: Int64? = nil, uniqueKey: String? = nil, tags: [String] = []) {
+                runAt: String? = nil, maxAttempts: Int? = nil, timeoutMs: Int64? = nil, uniqueKey: String? = nil, tags: [String] = [],
+                after: [JobID] = [], afterIndex: [Int] = [], concurrencyKey: String? = nil) {
+        self.after = after
+        self.afterIndex = afterIndex
+        self.concurrencyKey = concurrencyKey
         self.handler = handler
         self.payload = payload
         self.queue = queue
@@ -42,6 +52,9 @@ public struct EnqueueRequest: Sendable {
             if let timeoutMs { o.member("timeout_ms") { $0.integer(timeoutMs) } }
             if let uniqueKey { o.member("unique_key") { $0.string(uniqueKey) } }
             if !tags.isEmpty { o.member("tags") { $0.array(tags) { w, t in w.string(t) } } }
+            if !after.isEmpty { o.member("after") { $0.array(after) { w, id in w.integer(id.rawValue) } } }
+            if !afterIndex.isEmpty { o.member("after_index") { $0.array(afterIndex) { w, i in w.integer(i) } } }
+            if let concurrencyKey { o.member("concurrency_key") { $0.string(concurrencyKey) } }
             if let waitMs { o.member("wait_ms") { $0.integer(waitMs) } }
         }
         return w

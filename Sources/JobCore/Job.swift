@@ -30,13 +30,20 @@ public struct Job: Hashable, Sendable {
     public var progress: RawJSON?
     /// The schedule whose tick enqueued the job (SCHEDULING.md), if any.
     public var schedule: String?
+    /// The jobs it was enqueued after (SCHEDULING.md, "Dependencies"); empty for none.
+    public var after: [JobID]
+    /// Whether some job was enqueued after this one.
+    public var hasDependents: Bool
+    /// At most the handler's `key_concurrency` jobs with this key run at once.
+    public var concurrencyKey: String?
 
     public init(
         id: JobID, queue: String, handler: String, payload: RawJSON, state: JobState,
         priority: Int, attempts: Int, maxAttempts: Int, uniqueKey: String?, tags: [String],
         createdAt: Timestamp, runAt: Timestamp, startedAt: Timestamp?, finishedAt: Timestamp?,
         timeoutMs: Int64, result: RawJSON?, resultTruncated: Bool, errors: [JobFailure], leaseOwner: String?,
-        lease: Lease? = nil, progress: RawJSON? = nil, schedule: String? = nil
+        lease: Lease? = nil, progress: RawJSON? = nil, schedule: String? = nil, after: [JobID] = [], hasDependents: Bool = false,
+        concurrencyKey: String? = nil
     ) {
         self.id = id
         self.queue = queue
@@ -60,6 +67,9 @@ public struct Job: Hashable, Sendable {
         self.lease = lease
         self.progress = progress
         self.schedule = schedule
+        self.after = after
+        self.hasDependents = hasDependents
+        self.concurrencyKey = concurrencyKey
     }
 
     /// The last failure, or nil: the job object's `error`.

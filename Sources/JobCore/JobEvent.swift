@@ -18,6 +18,14 @@ public enum JobEvent: String, CaseIterable, Sendable {
     case cancelled
     /// A client asked for a new round of attempts: `failed`/`cancelled` -> `queued`.
     case retried
+    /// Every job it was enqueued after has succeeded, its `run_at` has come: `blocked` -> `queued`.
+    case unblocked
+    /// Every job it was enqueued after has succeeded, its `run_at` is ahead: `blocked` -> `scheduled`.
+    case unblockedUntilRunAt
+    /// A job it was enqueued after failed or was cancelled: `blocked` -> `cancelled`.
+    case dependencyFailed
+    /// Retried while a job it was enqueued after has not succeeded: `failed`/`cancelled` -> `blocked`.
+    case retriedBlocked
 }
 
 extension JobState {
@@ -31,9 +39,13 @@ extension JobState {
         case (.running, .failedWillRetryLater): .retrying
         case (.running, .failedWillRetryNow): .queued
         case (.running, .failedForGood): .failed
-        case (.scheduled, .cancelled), (.queued, .cancelled),
+        case (.blocked, .cancelled), (.scheduled, .cancelled), (.queued, .cancelled),
              (.running, .cancelled), (.retrying, .cancelled): .cancelled
         case (.failed, .retried), (.cancelled, .retried): .queued
+        case (.blocked, .unblocked): .queued
+        case (.blocked, .unblockedUntilRunAt): .scheduled
+        case (.blocked, .dependencyFailed): .cancelled
+        case (.failed, .retriedBlocked), (.cancelled, .retriedBlocked): .blocked
         default: nil
         }
     }

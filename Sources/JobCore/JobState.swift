@@ -1,5 +1,7 @@
-/// The seven states of a job (PROTOCOL.md, "States").
+/// The states of a job (PROTOCOL.md, "States", and SCHEDULING.md's `blocked`).
 public enum JobState: String, CaseIterable, Sendable, Codable, CustomStringConvertible {
+    /// Waiting for the jobs it was enqueued `after` to succeed.
+    case blocked
     /// Waiting for its `run_at` (enqueued with a delay).
     case scheduled
     /// Ready; waiting for a free worker.
@@ -20,7 +22,7 @@ public enum JobState: String, CaseIterable, Sendable, Codable, CustomStringConve
     public var isTerminal: Bool {
         switch self {
         case .succeeded, .failed, .cancelled: true
-        case .scheduled, .queued, .running, .retrying: false
+        case .blocked, .scheduled, .queued, .running, .retrying: false
         }
     }
 

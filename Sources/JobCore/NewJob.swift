@@ -24,11 +24,17 @@ public struct NewJob: Hashable, Sendable {
     public var external: Bool
     /// The schedule whose tick this job is (set by the engine only).
     public var schedule: String?
+    /// Jobs that must succeed before this one may run (`after`).
+    public var after: [JobID]
+    /// Entries of the same `enqueue_batch` that must succeed first (`after_index`).
+    public var afterIndex: [Int]
+    public var concurrencyKey: String?
 
     public init(
         handler: String, payload: RawJSON = .null, queue: String = "default", priority: Int = 0,
         start: Start = .now, maxAttempts: Int = 5, timeoutMs: Int64 = 60_000,
-        uniqueKey: String? = nil, tags: [String] = [], external: Bool = false, schedule: String? = nil
+        uniqueKey: String? = nil, tags: [String] = [], external: Bool = false, schedule: String? = nil,
+        after: [JobID] = [], afterIndex: [Int] = [], concurrencyKey: String? = nil
     ) {
         self.handler = handler
         self.payload = payload
@@ -41,6 +47,9 @@ public struct NewJob: Hashable, Sendable {
         self.tags = tags
         self.external = external
         self.schedule = schedule
+        self.after = after
+        self.afterIndex = afterIndex
+        self.concurrencyKey = concurrencyKey
     }
 
     /// When the job may first run, for a job created at `now`.
@@ -71,6 +80,9 @@ public enum JobLimits {
     public static let maxNameBytes = 255
     public static let batchSize: ClosedRange<Int> = 1...10_000
     public static let defaultMaxPayloadBytes = 256 * 1024
+    /// `after`: 1 to this many job ids (SCHEDULING.md).
+    public static let maxAfter = 100
+    public static let maxConcurrencyKeyBytes = 128
 }
 
 /// A field of a request that is out of its range, named as on the wire.
@@ -115,6 +127,12 @@ extension NewJob {
         }
         for tag in tags where tag.isEmpty || tag.utf8.count > JobLimits.maxTagBytes {
             throw JobValidationError(field: "tags", message: "each tag must be 1 to \(JobLimits.maxTagBytes) bytes")
+        }
+        if after.count + afterIndex.count > JobLimits.maxAfter {
+            throw JobValidationError(field: "after", message: "at most \(JobLimits.maxAfter) jobs")
+        }
+        if let key = concurrencyKey, key.isEmpty || key.utf8.count > JobLimits.maxConcurrencyKeyBytes {
+            throw JobValidationError(field: "concurrency_key", message: "must be 1 to \(JobLimits.maxConcurrencyKeyBytes) bytes")
         }
     }
 

@@ -105,9 +105,12 @@ struct Reader {
             case "limits": readLimits(value, into: &config.limits)
             case "queues":
                 for (queue, _, v) in mapping(value, name, known: nil) {
-                    for (k, _, c) in mapping(v, "queues.\(queue)", known: ["concurrency"]) where k == "concurrency" {
-                        if let n = int(c, "queues.\(queue).concurrency", min: 1) { config.queues[queue] = .init(concurrency: n) }
+                    var entry = DaemonConfig.Queue()
+                    for (k, _, c) in mapping(v, "queues.\(queue)", known: ["concurrency", "rate_limit"]) {
+                        if k == "concurrency", let n = int(c, "queues.\(queue).concurrency", min: 1) { entry.concurrency = n }
+                        if k == "rate_limit" { entry.rateLimit = rateLimit(c, "queues.\(queue).rate_limit") }
                     }
+                    config.queues[queue] = entry
                 }
             case "handlers":
                 for (handler, _, v) in mapping(value, name, known: nil) {
@@ -164,7 +167,7 @@ struct Reader {
 
     mutating func readHandler(_ node: Node, _ key: String) -> HandlerConfig? {
         let known: Set<String> = ["command", "builtin", "external", "lease", "queue", "timeout", "max_attempts", "backoff", "env",
-                                  "working_directory"]
+                                  "working_directory", "key_concurrency", "rate_limit"]
         let pairs = mapping(node, key, known: known)
         let names = Set(pairs.map(\.0))
         var handler: HandlerConfig
@@ -206,7 +209,7 @@ struct Reader {
         for (name, _, value) in pairs {
             let path = "\(key).\(name)"
             switch name {
-            case "queue", "timeout", "max_attempts", "backoff": readCommon(name, value, path, into: &handler)
+            case "queue", "timeout", "max_attempts", "backoff", "key_concurrency", "rate_limit": readCommon(name, value, path, into: &handler)
             case "env":
                 guard handler.runsCommands else { problem(value, path, "applies to command handlers and exec only"); continue }
                 for (k, _, v) in mapping(value, path, known: nil) { if let s = scalar(v, "\(path).\(k)") { handler.env[k] = s } }
@@ -237,8 +240,26 @@ struct Reader {
                 if n <= JobLimits.maxAttempts.upperBound { handler.maxAttempts = n } else { problem(value, path, "must be at most 1000") }
             }
         case "backoff": handler.backoff = backoff(value, path)
+        case "key_concurrency": if let n = int(value, path, min: 1) { handler.keyConcurrency = n }
+        case "rate_limit": handler.rateLimit = rateLimit(value, path)
         default: break
         }
+    }
+
+    /// `{count: 100, per: 1m}`.
+    mutating func rateLimit(_ node: Node, _ key: String) -> RateLimit? {
+        var count: Int?, per: Int64?
+        for (name, _, value) in mapping(node, key, known: ["count", "per"]) {
+            if name == "count" { count = int(value, "\(key).count", min: 1) }
+            if name == "per", let ms = duration(value, "\(key).per") {
+                if ms >= 1 { per = ms } else { problem(value, "\(key).per", "must be at least 1ms") }
+            }
+        }
+        guard let count, let per else {
+            if case .mapping = node { problem(node, key, "needs count and per, such as {count: 100, per: 1m}") }
+            return nil
+        }
+        return RateLimit(count: count, perMs: per)
     }
 
     /// `external: true`: served by workers; `command`, `builtin`, `env` and
@@ -262,7 +283,7 @@ struct Reader {
             case "lease":
                 guard let ms = duration(value, path) else { continue }
                 if HandlerConfig.leaseRangeMs.contains(ms) { handler.leaseMs = ms } else { problem(value, path, "must be from 1s to 1h") }
-            case "queue", "timeout", "max_attempts", "backoff": readCommon(name, value, path, into: &handler)
+            case "queue", "timeout", "max_attempts", "backoff", "key_concurrency", "rate_limit": readCommon(name, value, path, into: &handler)
             default: break
             }
         }

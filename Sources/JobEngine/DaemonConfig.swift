@@ -23,7 +23,14 @@ public struct DaemonConfig: Sendable, Equatable {
     }
 
     public struct Queue: Sendable, Equatable {
-        public var concurrency: Int
+        public var concurrency: Int = DaemonConfig.defaultQueueConcurrency
+        /// At most so many attempts of the queue start in any window (SCHEDULING.md).
+        public var rateLimit: RateLimit?
+
+        public init(concurrency: Int = DaemonConfig.defaultQueueConcurrency, rateLimit: RateLimit? = nil) {
+            self.concurrency = concurrency
+            self.rateLimit = rateLimit
+        }
     }
 
     /// The concurrency of a queue the config does not list.
@@ -59,6 +66,17 @@ public struct DaemonConfig: Sendable, Equatable {
     }
 }
 
+/// `rate_limit: {count: 100, per: 1m}`: at most `count` starts in any window of `per`.
+public struct RateLimit: Sendable, Equatable {
+    public var count: Int
+    public var perMs: Int64
+
+    public init(count: Int, perMs: Int64) {
+        self.count = count
+        self.perMs = perMs
+    }
+}
+
 /// The handlers built into the daemon.
 public enum Builtin: String, Sendable, CaseIterable, Equatable {
     case noop, echo, sleep, fail, exec
@@ -86,6 +104,10 @@ public struct HandlerConfig: Sendable, Equatable {
     public var workingDirectory: String?
     /// An external handler's default lease (`lease`).
     public var leaseMs: Int64?
+    /// At most so many of its jobs with the same `concurrency_key` run at once.
+    public var keyConcurrency = 1
+    /// At most so many of its attempts start in any window.
+    public var rateLimit: RateLimit?
 
     public init(kind: Kind) {
         self.kind = kind

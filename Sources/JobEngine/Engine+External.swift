@@ -146,11 +146,17 @@ extension Engine {
         let registered = ReservedBox()
         store.reserve(calls.map(\.reservation),
                       freeSlots: { [self] queue in lock.withLock { freeExternalSlotsLocked(queue) } },
+                      startsLeft: { [self] handler in lock.withLock { rateBudgetLocked(.handler(handler), now: clock()) } },
                       leaseMs: { config.handler(named: $0)?.leaseMs ?? HandlerConfig.defaultLeaseMs },
                       token: Self.newToken,
                       reserved: { [self] jobs in
                           registered.jobs = jobs
-                          lock.withLock { for job in jobs { addLeaseLocked(job, connection: nil) } }
+                          lock.withLock {
+                              for job in jobs {
+                                  addLeaseLocked(job, connection: nil)
+                                  recordRateStartLocked(job, at: job.startedAt ?? clock())
+                              }
+                          }
                       }) { [self] result in
             finishPass(calls, result, registered: registered.jobs)
         }
@@ -224,7 +230,8 @@ extension Engine {
     /// running jobs, its jobs claimed ahead and its leases.
     func freeExternalSlotsLocked(_ queue: String) -> Int {
         let ahead = claimedAhead.reduce(0) { $0 + ($1.queue == queue ? 1 : 0) }
-        return currentConfig.concurrency(of: queue) - (busyPerQueue[queue] ?? 0) - ahead - (leasesPerQueue[queue] ?? 0)
+        let free = currentConfig.concurrency(of: queue) - (busyPerQueue[queue] ?? 0) - ahead - (leasesPerQueue[queue] ?? 0)
+        return min(free, rateBudgetLocked(.queue(queue), now: clock()) ?? free)
     }
 
     /// A new fencing token: 128 random bits, hex.

@@ -69,6 +69,9 @@ public final class Engine: @unchecked Sendable {
     // Schedules (Schedules/Engine+Schedules.swift), guarded by `lock`:
     /// The configured schedules, by name.
     var schedules: [String: ScheduleState] = [:]
+    // Rate limits (Engine+RateLimits.swift), guarded by `lock`:
+    /// The latest starts of each rate-limited handler and queue, oldest first.
+    var rateStarts: [RateKey: [Timestamp]] = [:]
 
     private let wakeups: AsyncStream<Void>
     private let wakeupSender: AsyncStream<Void>.Continuation
@@ -97,6 +100,20 @@ public final class Engine: @unchecked Sendable {
         (wakeups, wakeupSender) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         (reserverWakeups, reserverWakeupSender) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         store.maxActiveJobs = config.limits.maxQueuedJobs
+        store.keyConcurrency = Self.keyLimits(config)
+        // Dependencies and keys change jobs besides a request's own: blocked
+        // jobs cancelled by a failed dependency end their waits, and jobs
+        // unblocked or let in by their key are for the dispatcher to claim.
+        store.onSettled = { [weak self] settled in
+            guard let self else { return }
+            for job in settled.cancelled { notifyWaiters(job) }
+            wake()
+        }
+    }
+
+    /// The handlers whose `key_concurrency` is not the default 1.
+    static func keyLimits(_ config: DaemonConfig) -> [String: Int] {
+        config.handlers.compactMapValues { $0.keyConcurrency == 1 ? nil : $0.keyConcurrency }
     }
 
     public var config: DaemonConfig {
@@ -116,6 +133,7 @@ public final class Engine: @unchecked Sendable {
         currentConfig = config
         lock.unlock()
         store.maxActiveJobs = config.limits.maxQueuedJobs
+        store.keyConcurrency = Self.keyLimits(config)
         Task { [self] in
             do {
                 try await applyExternalHandlers()
@@ -126,6 +144,11 @@ public final class Engine: @unchecked Sendable {
                 try await loadSchedules()
             } catch {
                 logger.error("cannot apply the schedules of the reloaded config", metadata: ["error": "\(error)"])
+            }
+            do {
+                try await store.releaseHeldKeys()  // a key_concurrency raised: held jobs may go
+            } catch {
+                logger.error("cannot let in jobs held by their concurrency key", metadata: ["error": "\(error)"])
             }
             wake()
         }
@@ -138,6 +161,7 @@ public final class Engine: @unchecked Sendable {
     public func recoverInterruptedJobs() async throws(StoreError) -> [Job] {
         try await applyExternalHandlers()
         try await loadLeases()
+        try await store.releaseHeldKeys()
         let config = self.config
         let recovered = try await store.recoverInterrupted { job in
             var random = SystemRandomNumberGenerator()
@@ -237,8 +261,10 @@ public final class Engine: @unchecked Sendable {
         let target = averageRunNanos < Self.shortJobNanos ? lookahead : 0
         let ahead = claimedAhead.count * 2 <= target ? target - claimedAhead.count : 0
         guard free > 0 || ahead > 0 else { return nil }
+        let budgets = rateBudgetsLocked(now: clock())
+        for (queue, budget) in budgets.queues { slots[queue] = min(slots[queue] ?? DaemonConfig.defaultQueueConcurrency, budget) }
         return ClaimRequest(maxJobs: max(free, 0), slotsPerQueue: slots, slotsForOtherQueues: DaemonConfig.defaultQueueConcurrency,
-                            ahead: ahead)
+                            ahead: ahead, handlerBudgets: budgets.handlers, startOnlyQueues: Set(budgets.queues.keys))
     }
 
     /// Sets the timer to the earliest `run_at` of a waiting job, the
@@ -257,6 +283,9 @@ public final class Engine: @unchecked Sendable {
         }
         if let tick = earliestScheduleTick() {
             if tick <= clock() { wake() } else { scheduleWake(at: tick) }
+        }
+        if let window = nextRateWindow() {
+            if window <= clock() { wake() } else { scheduleWake(at: window) }
         }
         guard let next = nextRun else { return }
         if next <= clock() {
@@ -379,6 +408,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     private func takeSlotLocked(_ job: Job) {
+        recordRateStartLocked(job, at: job.startedAt ?? clock())
         busyTotal += 1
         busyPerQueue[job.queue, default: 0] += 1
         running[job.id] = RunningJob(job: job, handle: CommandHandle())

@@ -27,7 +27,8 @@ extension JobJSON {
             createdAt: createdAt, runAt: runAt, startedAt: time("started_at"), finishedAt: time("finished_at"),
             timeoutMs: timeoutMs, result: raw("result"), resultTruncated: fields["result_truncated"]?.bool ?? false,
             errors: failures, leaseOwner: nil, lease: fields["lease"].flatMap(readLease), progress: raw("progress"),
-            schedule: fields["schedule"]?.string)
+            schedule: fields["schedule"]?.string, after: fields["after"]?.elements?.compactMap(\.integer).map { JobID($0) } ?? [],
+            concurrencyKey: fields["concurrency_key"]?.string)
     }
 
     /// `lease`: the token is there only in the answer to `reserve` (empty otherwise).

@@ -45,6 +45,8 @@ public enum JobJSON {
             }
             if let progress = job.progress { o.member("progress") { w in if brief { w.null() } else { w.raw(progress) } } }
             if let schedule = job.schedule { o.member("schedule") { $0.string(schedule) } }
+            if !job.after.isEmpty { o.member("after") { $0.array(job.after) { w, id in w.integer(id.rawValue) } } }
+            if let key = job.concurrencyKey { o.member("concurrency_key") { $0.string(key) } }
             if let duplicate { o.member("duplicate") { $0.bool(duplicate) } }
         }
     }

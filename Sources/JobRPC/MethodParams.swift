@@ -14,11 +14,18 @@ public struct EnqueueParams: Sendable {
     public var uniqueKey: String?
     public var tags: [String]
     public var waitMs: Int64?
+    /// Jobs that must succeed first (SCHEDULING.md).
+    public var after: [JobID]
+    /// Earlier entries of the same `enqueue_batch` that must succeed first.
+    public var afterIndex: [Int]
+    public var concurrencyKey: String?
 
-    static let batchEntryFields: Set<String> = [
+    static let commonFields: Set<String> = [
         "handler", "payload", "queue", "priority", "delay_ms", "run_at", "max_attempts", "timeout_ms", "unique_key", "tags",
+        "after", "concurrency_key",
     ]
-    static let fields = batchEntryFields.union(["wait_ms"])
+    static let batchEntryFields = commonFields.union(["after_index"])
+    static let fields = commonFields.union(["wait_ms"])
 
     public init(_ value: JSONValue?, batchIndex: Int? = nil) throws(RPCError) {
         let p = try Params(value, allowed: batchIndex == nil ? Self.fields : Self.batchEntryFields, index: batchIndex)
@@ -52,6 +59,32 @@ public struct EnqueueParams: Sendable {
             throw fail("tags", "each tag must be 1 to \(JobLimits.maxTagBytes) bytes")
         }
         waitMs = try p.integer("wait_ms", in: JobLimits.waitMs)
+
+        after = try Self.integers(p, "after", index: batchIndex) { $0 >= 1 }.map { JobID($0) }
+        let entry = Int64(batchIndex ?? 0)
+        afterIndex = try Self.integers(p, "after_index", index: batchIndex,
+                                       expected: "indexes of earlier entries of the batch (0 to \(entry - 1))") { $0 >= 0 && $0 < entry }
+            .map { Int($0) }
+        if p.has("after") && after.isEmpty { throw fail("after", "must name 1 to \(JobLimits.maxAfter) jobs") }
+        if after.count + afterIndex.count > JobLimits.maxAfter { throw fail("after", "at most \(JobLimits.maxAfter) jobs") }
+        concurrencyKey = try p.string("concurrency_key")
+        if let key = concurrencyKey, key.isEmpty || key.utf8.count > JobLimits.maxConcurrencyKeyBytes {
+            throw fail("concurrency_key", "must be 1 to \(JobLimits.maxConcurrencyKeyBytes) bytes")
+        }
+    }
+
+    /// An array of integers that each pass `valid` (an absent key: empty).
+    private static func integers(_ p: Params, _ key: String, index: Int?, expected: String = "job ids (positive integers)",
+                                 valid: (Int64) -> Bool) throws(RPCError) -> [Int64] {
+        guard let elements = try p.array(key) else { return [] }
+        var values: [Int64] = []
+        for element in elements {
+            guard let value = element.integer, valid(value) else {
+                throw RPCError.invalidParam(key, "expected an array of \(expected)", index: index)
+            }
+            values.append(value)
+        }
+        return values
     }
 }
 

@@ -9,6 +9,9 @@ extension RPCError {
         switch error {
         case .notFound(let id):
             self.init(.notFound, "job \(id) not found", jobID: id)
+        case .dependencyNotFound(let id, let index):
+            let field = index == nil ? "params.after" : "params.jobs[\(index!)].after"
+            self.init(.notFound, "\(field): job \(id) not found", field: "after", index: index, jobID: id)
         case .invalidState(let id, let state, _):
             self.init(.invalidState, error.description, state: state, jobID: id)
         case .uniqueKeyInUse(let id, _, _):

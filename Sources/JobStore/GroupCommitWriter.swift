@@ -34,6 +34,8 @@ final class GroupCommitWriter: @unchecked Sendable {
     private var stopping = false
     private var stopped = false
     private var maxActiveJobsSetting: Int
+    private var keyConcurrencySetting: [String: Int] = [:]
+    private var settledHandler: (@Sendable (SettledJobs) -> Void)?
     /// Set with `pending`, read without the lock while the writer spins.
     private let hasPending = Atomic<Bool>(false)
 
@@ -77,6 +79,19 @@ final class GroupCommitWriter: @unchecked Sendable {
     var maxActiveJobs: Int {
         get { condition.lock(); defer { condition.unlock() }; return maxActiveJobsSetting }
         set { condition.lock(); maxActiveJobsSetting = newValue; condition.unlock() }
+    }
+
+    /// Each handler's `key_concurrency`, changeable while running.
+    var keyConcurrency: [String: Int] {
+        get { condition.lock(); defer { condition.unlock() }; return keyConcurrencySetting }
+        set { condition.lock(); keyConcurrencySetting = newValue; condition.unlock() }
+    }
+
+    /// Called on this thread after a commit whose dependencies or keys
+    /// changed jobs besides the requests' own.
+    var onSettled: (@Sendable (SettledJobs) -> Void)? {
+        get { condition.lock(); defer { condition.unlock() }; return settledHandler }
+        set { condition.lock(); settledHandler = newValue; condition.unlock() }
     }
 
     /// Transactions committed, requests they held, and the bytes they
@@ -202,7 +217,8 @@ final class GroupCommitWriter: @unchecked Sendable {
             return
         }
         let transaction = WriteTransaction(
-            connection: connection, now: options.clock(), leaseOwner: options.leaseOwner, maxActiveJobs: maxActiveJobs)
+            connection: connection, now: options.clock(), leaseOwner: options.leaseOwner, maxActiveJobs: maxActiveJobs,
+            keyConcurrency: keyConcurrency)
         for write in batch {
             if let lost = runInSavepoint(write, transaction) {
                 // SQLite rolled the whole transaction back (a full disk, an
@@ -225,6 +241,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         writes.add(batch.count, ordering: .relaxed)
         if transaction.enqueued > 0 { Failpoint.afterCommit.hit() }
         batch.forEach { $0.answer() }
+        if !transaction.settled.isEmpty { onSettled?(transaction.settled) }
     }
 
     /// Runs one request so that its failure undoes only its own statements.
@@ -235,7 +252,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             if connection.isAutocommit {
                 return failure ?? .storage(operation: "write", message: "the transaction was rolled back by SQLite")
             }
-            if failure != nil { transaction.counts.requestRolledBack() } else { transaction.counts.requestSucceeded() }
+            if failure != nil { transaction.requestRolledBack() } else { transaction.requestSucceeded() }
             return nil
         }
         do {
@@ -246,9 +263,9 @@ final class GroupCommitWriter: @unchecked Sendable {
             }
             if failure != nil {
                 try connection.executePrepared("ROLLBACK TO request")
-                transaction.counts.requestRolledBack()
+                transaction.requestRolledBack()
             } else {
-                transaction.counts.requestSucceeded()
+                transaction.requestSucceeded()
             }
             try connection.executePrepared("RELEASE request")
             return nil

@@ -7,7 +7,7 @@ enum JobRow {
     static let columns = """
         id, queue, handler, payload, state, priority, attempts, max_attempts, unique_key, tags, \
         created_at, run_at, started_at, finished_at, timeout_ms, result, result_truncated, errors, lease_owner, \
-        lease_token, lease_worker, lease_expires_at, lease_ms, progress, schedule
+        lease_token, lease_worker, lease_expires_at, lease_ms, progress, schedule, after_ids, has_dependents, concurrency_key
         """
 
     static func decode(_ row: SQLiteStatement) throws(StoreError) -> Job {
@@ -40,11 +40,23 @@ enum JobRow {
                       expiresAt: Timestamp(millisecondsSinceEpoch: row.optionalInt(21) ?? 0), leaseMs: row.optionalInt(22) ?? 0)
             },
             progress: row.optionalText(23).map(RawJSON.init(validatedText:)),
-            schedule: row.optionalText(24)
+            schedule: row.optionalText(24),
+            after: try row.optionalText(25).map(decodeIDs) ?? [],
+            hasDependents: row.int(26) != 0,
+            concurrencyKey: row.optionalText(27)
         )
     }
 
     // Most jobs have no tags and no errors: skip the JSON decoder for "[]".
+
+    /// `after_ids`: `[1,2,3]`.
+    static func encodeIDs(_ ids: [JobID]) -> String {
+        "[" + ids.map { String($0.rawValue) }.joined(separator: ",") + "]"
+    }
+
+    static func decodeIDs(_ text: String) throws(StoreError) -> [JobID] {
+        try decodeJSON([Int64].self, text, what: "after_ids").map { JobID($0) }
+    }
 
     static func encodeTags(_ tags: [String]) -> String {
         tags.isEmpty ? "[]" : encodeJSON(tags)

@@ -8,11 +8,13 @@ extension JobStore {
     /// `reserved` too, before the commit, with every job reserved (the
     /// engine counts their slots from then on; `completion` gets a failure
     /// if the commit does not happen).
-    public func reserve(_ reservations: [Reservation], freeSlots: @escaping (String) -> Int, leaseMs: @escaping (String) -> Int64,
+    /// `startsLeft(handler)`: how many jobs of a rate-limited handler may start now (nil: no limit).
+    public func reserve(_ reservations: [Reservation], freeSlots: @escaping (String) -> Int, startsLeft: @escaping (String) -> Int? = { _ in nil },
+                        leaseMs: @escaping (String) -> Int64,
                         token: @escaping () -> String, reserved: @escaping ([Job]) -> Void,
                         completion: @escaping @Sendable (Result<[[Job]], StoreError>) -> Void) {
         perform({ tx throws(StoreError) in
-            let answers = try tx.reserve(reservations, freeSlots: freeSlots, leaseMs: leaseMs, token: token)
+            let answers = try tx.reserve(reservations, freeSlots: freeSlots, startsLeft: startsLeft, leaseMs: leaseMs, token: token)
             reserved(answers.flatMap { $0 })
             return answers
         }, completion: completion)

@@ -89,7 +89,7 @@ extension JobStore {
             // A queue may hold only external jobs: look for the daemon's own.
             for queue in ready where request.limit(for: queue) > 0 {
                 let own = try db.firstRow("look for ready jobs", """
-                    SELECT 1 FROM jobs WHERE state = 'queued' AND external = 0 AND queue = ? LIMIT 1
+                    SELECT 1 FROM jobs INDEXED BY jobs_ready WHERE state = 'queued' AND external = 0 AND key_held = 0 AND queue = ? LIMIT 1
                     """, [.text(queue)]) { _ in true } ?? false
                 if own { return true }
             }
@@ -120,7 +120,7 @@ extension JobStore {
                 for handler in handlers {
                     let found = try db.firstRow("look for external jobs", """
                         SELECT 1 FROM jobs INDEXED BY jobs_ready_external
-                        WHERE state = 'queued' AND external = 1 AND handler = ? AND queue = ? LIMIT 1
+                        WHERE state = 'queued' AND external = 1 AND key_held = 0 AND handler = ? AND queue = ? LIMIT 1
                         """, [.text(handler), .text(queue)]) { _ in true } ?? false
                     if found { return true }
                 }
@@ -135,7 +135,7 @@ extension JobStore {
             var found: Set<String> = []
             for queue in queues {
                 let own = try db.firstRow("look for ready jobs", """
-                    SELECT 1 FROM jobs WHERE state = 'queued' AND external = 0 AND queue = ? LIMIT 1
+                    SELECT 1 FROM jobs INDEXED BY jobs_ready WHERE state = 'queued' AND external = 0 AND key_held = 0 AND queue = ? LIMIT 1
                     """, [.text(queue)]) { _ in true } ?? false
                 if own { found.insert(queue) }
             }

@@ -20,7 +20,8 @@ extension JobStore {
 
     /// `enqueue` for a caller that does not await (the socket's request path).
     public func enqueue(_ job: NewJob, completion: @escaping @Sendable (Result<EnqueueOutcome, StoreError>) -> Void) {
-        perform(writesOneStatement: job.tags.isEmpty, { tx throws(StoreError) in try tx.enqueue(job) }, completion: completion)
+        let oneStatement = job.tags.isEmpty && job.after.isEmpty && job.concurrencyKey == nil
+        perform(writesOneStatement: oneStatement, { tx throws(StoreError) in try tx.enqueue(job) }, completion: completion)
     }
 
     /// `enqueueAndClaim` for a caller that does not await.
@@ -136,6 +137,12 @@ extension JobStore {
     /// attempt not counted. Returns them all.
     public func recoverInterrupted(retryDelayMs: @escaping @Sendable (Job) -> Int64) async throws(StoreError) -> [Job] {
         try await perform { tx throws(StoreError) in try tx.recoverInterrupted(retryDelayMs: retryDelayMs) }
+    }
+
+    /// Lets held jobs in wherever their key has room (after `keyConcurrency` changed).
+    @discardableResult
+    public func releaseHeldKeys() async throws(StoreError) -> Int {
+        try await perform { tx throws(StoreError) in try tx.releaseHeldKeys() }
     }
 
     /// A write round trip through the writer thread (an empty transaction):

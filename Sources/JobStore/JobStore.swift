@@ -119,6 +119,20 @@ public final class JobStore: Sendable {
     /// Commits, writes and WAL bytes since the store opened.
     public var writerCounters: WriterCounters { writer.counters }
 
+    /// Each handler's `key_concurrency` (SCHEDULING.md); 1 for a handler not listed.
+    public var keyConcurrency: [String: Int] {
+        get { writer.keyConcurrency }
+        set { writer.keyConcurrency = newValue }
+    }
+
+    /// Called after a commit in which dependencies or concurrency keys
+    /// changed other jobs: blocked jobs cancelled by a failed dependency
+    /// (their waiters must hear of it), jobs unblocked or let in by their key.
+    public var onSettled: (@Sendable (SettledJobs) -> Void)? {
+        get { writer.onSettled }
+        set { writer.onSettled = newValue }
+    }
+
     var writerMaxActiveJobs: Int {
         get { writer.maxActiveJobs }
         set { writer.maxActiveJobs = newValue }

@@ -5,6 +5,8 @@ import JobCore
 public enum StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     /// No job with this id.
     case notFound(JobID)
+    /// A job named in `after` does not exist (`index`: the batch entry).
+    case dependencyNotFound(JobID, index: Int?)
     /// The job's state does not allow the operation.
     case invalidState(JobID, state: JobState, operation: String)
     /// `retry` would make a second job with this `unique_key` active.
@@ -31,6 +33,8 @@ public enum StoreError: Error, Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .notFound(let id):
             "job \(id) not found"
+        case .dependencyNotFound(let id, _):
+            "after: job \(id) not found"
         case .invalidState(let id, let state, let operation):
             "cannot \(operation) job \(id): it is \(state)"
         case .uniqueKeyInUse(let id, let key, let holder):

@@ -33,13 +33,25 @@ public struct ClaimRequest: Hashable, Sendable {
     /// Jobs to claim beyond the free slots, to start as slots free up
     /// (claimed ahead: `running` with no `started_at` until they start).
     public var ahead: Int
+    /// Rate-limited handlers (SCHEDULING.md): how many of their jobs may
+    /// start now. Their jobs, and those of `startOnlyQueues`, are never
+    /// claimed ahead.
+    public var handlerBudgets: [String: Int]
+    /// Rate-limited queues (their budget is folded into `slotsPerQueue`).
+    public var startOnlyQueues: Set<String>
 
-    public init(maxJobs: Int, slotsPerQueue: [String: Int] = [:], slotsForOtherQueues: Int? = nil, ahead: Int = 0) {
+    public init(maxJobs: Int, slotsPerQueue: [String: Int] = [:], slotsForOtherQueues: Int? = nil, ahead: Int = 0,
+                handlerBudgets: [String: Int] = [:], startOnlyQueues: Set<String> = []) {
         self.maxJobs = maxJobs
         self.slotsPerQueue = slotsPerQueue
         self.slotsForOtherQueues = slotsForOtherQueues
         self.ahead = ahead
+        self.handlerBudgets = handlerBudgets
+        self.startOnlyQueues = startOnlyQueues
     }
+
+    /// Handlers whose jobs may not start now: the claim passes over them.
+    var exhaustedHandlers: [String] { handlerBudgets.filter { $0.value <= 0 }.keys.sorted() }
 
     /// Jobs of `queue` that may start now.
     func slots(for queue: String) -> Int {
@@ -48,7 +60,7 @@ public struct ClaimRequest: Hashable, Sendable {
 
     /// Jobs of `queue` this claim may take, to start now or ahead.
     func limit(for queue: String) -> Int {
-        slots(for: queue) + ahead
+        slots(for: queue) + (startOnlyQueues.contains(queue) ? 0 : ahead)
     }
 }
 

@@ -10,7 +10,7 @@ extension WriteTransaction {
         }
         let job = try connection.firstRow("cancel", Self.markCancelled, [.int(now.rawValue), .int(id.rawValue)], JobRow.decode)
         guard let job else { throw .internalError(operation: "cancel", message: "job \(id) changed during cancel") }
-        counts.move(job.queue, from: before.state, to: job.state)
+        try moved(job, from: before.state)
         return CancelOutcome(job: job, previousState: before.state)
     }
 
@@ -24,12 +24,19 @@ extension WriteTransaction {
             throw .uniqueKeyInUse(id, uniqueKey: key, heldBy: holder.id)
         }
         try reserveActiveSlot()
+        // A job enqueued after others waits again for those not succeeded
+        // (retry them too: it runs once they have).
+        let waitFor = before.after.isEmpty ? [] : try checkDependencies(before.after, failedArePending: true).pending
+        let state = waitFor.isEmpty ? JobEvent.retried.target : JobEvent.retriedBlocked.target
         // Who serves it is the config's now, not what it was when it failed.
         let job = try connection.firstRow("retry", Self.markRetried, [
-            .int(now.rawValue), .int(id.rawValue), .int(isExternal(before.handler) ? 1 : 0),
+            .int(now.rawValue), .int(id.rawValue), .int(isExternal(before.handler) ? 1 : 0), .text(state.rawValue),
+            .int(Int64(waitFor.count)),
         ], JobRow.decode)
         guard let job else { throw .internalError(operation: "retry", message: "job \(id) changed during retry") }
         counts.move(job.queue, from: before.state, to: job.state)
+        if !waitFor.isEmpty { try recordDependencies(of: id.rawValue, on: waitFor) }
+        if job.state == .queued, let key = job.concurrencyKey { try admitOrHold(id.rawValue, handler: job.handler, key: key) }
         return job
     }
 
@@ -61,14 +68,14 @@ extension WriteTransaction {
     /// (Its start, if recorded, is applied first: deferred writes lead each transaction.)
     private static let markCancelled = """
         UPDATE jobs SET state = '\(JobEvent.cancelled.target)', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL,
-                        lease_token = NULL, lease_worker = NULL,
+                        lease_token = NULL, lease_worker = NULL, blocked_on = 0, key_held = 0,
                         attempts = attempts - (state = 'running' AND started_at IS NULL)
         WHERE id = ? AND \(SQLStates.guardFor(.cancelled))
         RETURNING \(JobRow.columns)
         """
 
     private static let markRetried = """
-        UPDATE jobs SET state = '\(JobEvent.retried.target)', attempts = 0, run_at = ?1, started_at = NULL,
+        UPDATE jobs SET state = ?4, blocked_on = ?5, attempts = 0, run_at = ?1, started_at = NULL,
                         finished_at = NULL, result = NULL, result_truncated = 0, external = ?3
         WHERE id = ?2 AND \(SQLStates.guardFor(.retried))
         RETURNING \(JobRow.columns)

@@ -20,14 +20,19 @@ extension WriteTransaction {
         // The best few of each queue (one index range each), merged here:
         // a single ORDER BY over several queues would sort every ready job.
         var candidates: [ReadyCandidate] = []
+        // Handlers over their rate are passed over in the index walk, so
+        // that they hold back no other job of their queue.
+        let exhausted = request.exhaustedHandlers
+        let ready = exhausted.isEmpty ? Self.readyInQueue : Self.readyInQueue(excludingHandlers: exhausted.count)
         for queue in queues where !paused.contains(queue) {
             let limit = request.limit(for: queue)
             guard limit > 0 else { continue }
-            candidates += try connection.rows("claim", Self.readyInQueue, [.text(queue), .int(Int64(limit))]) { row in
-                ReadyCandidate(id: row.int(0), priority: row.int(1), runAt: row.int(2), queue: queue)
+            candidates += try connection.rows("claim", ready, [.text(queue)] + exhausted.map { .text($0) } + [.int(Int64(limit))]) { row in
+                ReadyCandidate(id: row.int(0), priority: row.int(1), runAt: row.int(2), queue: queue, handler: row.text(3))
             }
         }
         candidates.sort()
+        var budgets = request.handlerBudgets
 
         // In order: a job starts now while its queue has a free slot, else
         // it is claimed ahead while the lookahead lasts.
@@ -37,8 +42,10 @@ extension WriteTransaction {
         var slotsLeft: [String: Int] = [:]
         for candidate in candidates where startNow > 0 || ahead > 0 {
             let slots = slotsLeft[candidate.queue] ?? request.slots(for: candidate.queue)
-            let starts = startNow > 0 && slots > 0
-            guard starts || ahead > 0 else { continue }
+            let budget = candidate.handler.flatMap { budgets[$0] }
+            let starts = startNow > 0 && slots > 0 && (budget ?? 1) > 0
+            let startOnly = budget != nil || request.startOnlyQueues.contains(candidate.queue)
+            guard starts || (ahead > 0 && !startOnly) else { continue }
             let job = try connection.firstRow("claim", Self.markRunning, [
                 starts ? .int(now.rawValue) : .null, .text(leaseOwner), .int(now.rawValue), .int(candidate.id),
             ], JobRow.decode)
@@ -48,6 +55,7 @@ extension WriteTransaction {
             if starts {
                 startNow -= 1
                 slotsLeft[candidate.queue] = slots - 1
+                if let handler = candidate.handler, let budget { budgets[handler] = budget - 1 }
             } else {
                 ahead -= 1
             }
@@ -85,28 +93,38 @@ extension WriteTransaction {
     @discardableResult
     func promoteDue(limit: Int) throws(StoreError) -> Int {
         let due = try connection.rows("promote due jobs", Self.dueJobs, [.int(now.rawValue), .int(Int64(limit))]) { row in
-            (id: row.int(0), queue: row.text(1), state: JobState(rawValue: row.text(2)))
+            (id: row.int(0), queue: row.text(1), state: JobState(rawValue: row.text(2)), handler: row.text(3), key: row.optionalText(4))
         }
         var promoted = 0
         for job in due {
             guard let state = job.state,
                   try connection.run("promote due jobs", Self.promote, [.int(job.id)]) == 1 else { continue }
             counts.move(job.queue, from: state, to: .queued)
+            if let key = job.key { try admitOrHold(job.id, handler: job.handler, key: key) }
             promoted += 1
         }
         return promoted
     }
 
     private static let readyInQueue = """
-        SELECT id, priority, run_at FROM jobs
-        WHERE state = 'queued' AND external = 0 AND queue = ?
+        SELECT id, priority, run_at, handler FROM jobs INDEXED BY jobs_ready
+        WHERE state = 'queued' AND external = 0 AND key_held = 0 AND queue = ?
         ORDER BY priority DESC, run_at, id LIMIT ?
         """
+
+    private static func readyInQueue(excludingHandlers count: Int) -> String {
+        let marks = Array(repeating: "?", count: count).joined(separator: ", ")
+        return """
+            SELECT id, priority, run_at, handler FROM jobs INDEXED BY jobs_ready
+            WHERE state = 'queued' AND external = 0 AND key_held = 0 AND queue = ? AND handler NOT IN (\(marks))
+            ORDER BY priority DESC, run_at, id LIMIT ?
+            """
+    }
 
     private static let markRunning = """
         UPDATE jobs SET state = '\(JobEvent.claimed.target)', attempts = attempts + 1, started_at = ?,
                         lease_owner = ?, lease_expires_at = ? + timeout_ms
-        WHERE id = ? AND \(SQLStates.guardFor(.claimed))
+        WHERE id = ? AND \(SQLStates.guardFor(.claimed)) AND key_held = 0
         RETURNING \(JobRow.columns)
         """
 
@@ -123,7 +141,7 @@ extension WriteTransaction {
         """
 
     private static let dueJobs = """
-        SELECT id, queue, state FROM jobs INDEXED BY jobs_waiting
+        SELECT id, queue, state, handler, concurrency_key FROM jobs INDEXED BY jobs_waiting
         WHERE state IN \(SQLStates.list(JobState.waiting)) AND run_at <= ?
         ORDER BY run_at LIMIT ?
         """

@@ -16,7 +16,7 @@ extension WriteTransaction {
             .int(now.rawValue), .optionalText(result?.text), .int(resultTruncated ? 1 : 0),
             .int(id.rawValue), .int(Int64(attempt)),
         ], JobRow.decode)
-        if let job { counts.move(job.queue, from: .running, to: job.state) }
+        if let job { try moved(job, from: .running) }
         return job
     }
 
@@ -43,7 +43,7 @@ extension WriteTransaction {
             .optionalInt(event.target.isTerminal ? now.rawValue : nil),
             .int(id.rawValue), .int(Int64(attempt)),
         ], JobRow.decode)
-        if let job { counts.move(job.queue, from: .running, to: job.state) }
+        if let job { try moved(job, from: .running) }
         return job
     }
 

@@ -34,13 +34,14 @@ extension WriteTransaction {
     /// its handlers (priority DESC, run_at, id), within `freeSlots(queue)`
     /// jobs per queue for all of them together, never from a paused queue.
     /// Each reserved job is `running` with its attempt counted and a new token.
-    func reserve(_ reservations: [Reservation], freeSlots: (String) -> Int, leaseMs: (String) -> Int64,
-                 token: () -> String) throws(StoreError) -> [[Job]] {
+    func reserve(_ reservations: [Reservation], freeSlots: (String) -> Int, startsLeft: (String) -> Int? = { _ in nil },
+                 leaseMs: (String) -> Int64, token: () -> String) throws(StoreError) -> [[Job]] {
         try promoteDue(limit: Self.promotionsPerClaim)
         let paused = Set(try connection.rows("reserve", "SELECT name FROM queues WHERE paused = 1") { $0.text(0) })
         let queues = Set(try connection.rows("reserve", "SELECT queue FROM job_counts WHERE state = 'queued' AND n > 0") { $0.text(0) })
             .union(counts.queuesChanged(in: .queued)).subtracting(paused)
         var slotsLeft: [String: Int] = [:]
+        var handlerStartsLeft: [String: Int?] = [:]
         var answers: [[Job]] = []
         for reservation in reservations {
             var candidates: [ReadyCandidate] = []
@@ -58,7 +59,10 @@ extension WriteTransaction {
             for candidate in candidates where reserved.count < reservation.maxJobs {
                 let slots = slotsLeft[candidate.queue] ?? freeSlots(candidate.queue)
                 guard slots > 0 else { continue }
-                let lease = reservation.leaseMs ?? leaseMs(candidate.handler ?? "")
+                let handler = candidate.handler ?? ""
+                let startable = handlerStartsLeft[handler] ?? startsLeft(handler)
+                if let startable, startable <= 0 { continue }
+                let lease = reservation.leaseMs ?? leaseMs(handler)
                 let job = try connection.firstRow("reserve", Self.markReserved, [
                     .int(now.rawValue), .text(leaseOwner), .text(token()), .optionalText(reservation.worker), .int(lease),
                     .int(candidate.id),
@@ -66,6 +70,7 @@ extension WriteTransaction {
                 guard let job else { continue }
                 counts.move(job.queue, from: .queued, to: .running)
                 slotsLeft[candidate.queue] = slots - 1
+                handlerStartsLeft[handler] = startable.map { $0 - 1 }
                 reserved.append(job)
             }
             answers.append(reserved)
@@ -134,7 +139,7 @@ extension WriteTransaction {
 
     private static let readyExternal = """
         SELECT id, priority, run_at FROM jobs INDEXED BY jobs_ready_external
-        WHERE state = 'queued' AND external = 1 AND handler = ? AND queue = ?
+        WHERE state = 'queued' AND external = 1 AND key_held = 0 AND handler = ? AND queue = ?
         ORDER BY priority DESC, run_at, id LIMIT ?
         """
 
@@ -143,7 +148,7 @@ extension WriteTransaction {
         UPDATE jobs SET state = '\(JobEvent.claimed.target)', attempts = attempts + 1, started_at = ?1,
                         lease_owner = ?2, lease_token = ?3, lease_worker = ?4, lease_ms = ?5,
                         lease_expires_at = min(?1 + ?5, ?1 + timeout_ms)
-        WHERE id = ?6 AND state = 'queued' AND external = 1
+        WHERE id = ?6 AND state = 'queued' AND external = 1 AND key_held = 0
         RETURNING \(JobRow.columns)
         """
 

@@ -16,12 +16,45 @@ final class WriteTransaction {
     var enqueued = 0
     /// The state changes to apply to `job_counts` before COMMIT.
     var counts = JobCounts()
+    /// Each handler's `key_concurrency` (1 when the config gives none).
+    let keyConcurrencyLimits: [String: Int]
+    /// Blocked jobs this transaction cancelled because a dependency failed
+    /// (their waiters are told after the commit), and jobs it let go:
+    /// unblocked, or released by their concurrency key (the dispatcher is
+    /// woken). Kept only for requests that succeeded.
+    private(set) var settled = SettledJobs()
+    var settledJobs: [Job] = []
+    var unblocked = 0
+    var keysReleased = 0
 
-    init(connection: SQLiteConnection, now: Timestamp, leaseOwner: String, maxActiveJobs: Int) {
+    init(connection: SQLiteConnection, now: Timestamp, leaseOwner: String, maxActiveJobs: Int, keyConcurrency: [String: Int] = [:]) {
         self.connection = connection
         self.now = now
         self.leaseOwner = leaseOwner
         self.maxActiveJobs = maxActiveJobs
+        self.keyConcurrencyLimits = keyConcurrency
+    }
+
+    func keyConcurrency(_ handler: String) -> Int { keyConcurrencyLimits[handler] ?? 1 }
+
+    /// The request ran to its end: what it settled is kept.
+    func requestSucceeded() {
+        counts.requestSucceeded()
+        settled.cancelled += settledJobs
+        settled.released += unblocked + keysReleased
+        clearRequestSettled()
+    }
+
+    /// The request was rolled back: what it settled never happened.
+    func requestRolledBack() {
+        counts.requestRolledBack()
+        clearRequestSettled()
+    }
+
+    private func clearRequestSettled() {
+        settledJobs.removeAll()
+        unblocked = 0
+        keysReleased = 0
     }
 
     /// Counts one more job that is not terminal, or refuses with `overloaded`.
@@ -52,6 +85,16 @@ final class WriteTransaction {
             [.text(uniqueKey)]
         ) { row in (JobID(row.int(0)), JobState(rawValue: row.text(1)) ?? .queued) }
     }
+}
+
+/// What a transaction's dependencies and keys changed besides its requests' own jobs.
+public struct SettledJobs: Sendable {
+    /// Blocked jobs cancelled because a dependency failed or was cancelled.
+    public var cancelled: [Job] = []
+    /// Jobs that became claimable: unblocked, or let in by their key.
+    public var released = 0
+
+    public var isEmpty: Bool { cancelled.isEmpty && released == 0 }
 }
 
 /// State names as SQL literals, built from the model so the SQL guards and

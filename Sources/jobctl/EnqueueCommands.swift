@@ -22,6 +22,10 @@ struct JobOptions: ParsableArguments {
     var unique: String?
     @Option(name: .customLong("tag"), help: "A tag (repeatable).")
     var tags: [String] = []
+    @Option(name: .customLong("after"), help: "Run only once job ID has succeeded (repeatable); the job is blocked until then.")
+    var after: [Int64] = []
+    @Option(name: .customLong("key"), help: "A concurrency key: at most the handler's key_concurrency jobs with it run at once.")
+    var key: String?
     @Flag(help: "Submit and wait for the outcome; print the result.")
     var wait = false
     @Option(name: .customLong("wait-timeout"), help: "With --wait: give up after this long (exit 124).")
@@ -33,12 +37,13 @@ struct JobOptions: ParsableArguments {
             throw ValidationError("--at: expected an RFC 3339 time (2026-11-29T10:15:30Z) or a duration such as 5m")
         }
         if waitTimeout != nil && !wait { throw ValidationError("--wait-timeout needs --wait") }
+        if after.contains(where: { $0 < 1 }) { throw ValidationError("--after: expected a job id (a positive integer)") }
     }
 
     func request(handler: String, payload: RawJSON) -> EnqueueRequest {
         var request = EnqueueRequest(handler: handler, payload: payload, queue: queue, priority: priority,
                                      delayMs: delay?.milliseconds, maxAttempts: maxAttempts, timeoutMs: timeout?.milliseconds,
-                                     uniqueKey: unique, tags: tags)
+                                     uniqueKey: unique, tags: tags, after: after.map { JobID($0) }, concurrencyKey: key)
         if let at {
             if Timestamp(rfc3339: at) != nil { request.runAt = at } else { request.delayMs = try? DurationText.milliseconds(from: at) }
         }

@@ -28,6 +28,7 @@ enum Output {
         case .running: "36"
         case .retrying: "35"
         case .queued, .scheduled: "34"
+        case .blocked: "90"
         }
         return "\u{1B}[\(code)m\(state.rawValue)\u{1B}[0m"
     }
@@ -86,5 +87,9 @@ enum Output {
         if let progress = job.progress {
             print("  progress " + progress.text)
         }
+        // SCHEDULING.md: what it waits for, its key, the schedule that enqueued it.
+        if !job.after.isEmpty { print("  after   " + job.after.map { "\($0)" }.joined(separator: " ")) }
+        if let key = job.concurrencyKey { print("  key     " + key) }
+        if let schedule = job.schedule { print("  schedule " + schedule) }
     }
 }

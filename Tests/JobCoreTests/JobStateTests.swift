@@ -2,9 +2,10 @@ import Testing
 @testable import JobCore
 
 @Suite struct JobStateTests {
-    /// Every legal (state, event) -> state of PROTOCOL.md; every pair not
-    /// listed here must be refused.
+    /// Every legal (state, event) -> state of PROTOCOL.md and SCHEDULING.md;
+    /// every pair not listed here must be refused.
     static let legal: [JobState: [JobEvent: JobState]] = [
+        .blocked: [.unblocked: .queued, .unblockedUntilRunAt: .scheduled, .dependencyFailed: .cancelled, .cancelled: .cancelled],
         .scheduled: [.becameDue: .queued, .cancelled: .cancelled],
         .queued: [.claimed: .running, .cancelled: .cancelled],
         .running: [
@@ -13,8 +14,8 @@ import Testing
         ],
         .retrying: [.becameDue: .queued, .cancelled: .cancelled],
         .succeeded: [:],
-        .failed: [.retried: .queued],
-        .cancelled: [.retried: .queued],
+        .failed: [.retried: .queued, .retriedBlocked: .blocked],
+        .cancelled: [.retried: .queued, .retriedBlocked: .blocked],
     ]
 
     @Test(arguments: JobState.allCases, JobEvent.allCases)
@@ -22,16 +23,16 @@ import Testing
         #expect(state.after(event) == Self.legal[state]?[event])
     }
 
-    @Test func sevenStatesThreeTerminal() {
-        #expect(JobState.allCases.count == 7)
+    @Test func eightStatesThreeTerminal() {
+        #expect(JobState.allCases.count == 8)
         #expect(Set(JobState.terminal) == [.succeeded, .failed, .cancelled])
-        #expect(Set(JobState.active) == [.scheduled, .queued, .running, .retrying])
+        #expect(Set(JobState.active) == [.blocked, .scheduled, .queued, .running, .retrying])
         #expect(JobState.waiting == [.scheduled, .retrying])
     }
 
     @Test func terminalStatesOnlyLeaveByRetry() {
         for state in JobState.terminal {
-            for event in JobEvent.allCases where event != .retried {
+            for event in JobEvent.allCases where event != .retried && event != .retriedBlocked {
                 #expect(state.after(event) == nil, "\(state) on \(event)")
             }
         }
@@ -49,7 +50,8 @@ import Testing
 
     @Test func eventSourcesAndTargets() {
         #expect(JobEvent.claimed.allowedSources == [.queued])
-        #expect(JobEvent.cancelled.allowedSources == [.scheduled, .queued, .running, .retrying])
+        #expect(JobEvent.cancelled.allowedSources == [.blocked, .scheduled, .queued, .running, .retrying])
+        #expect(JobEvent.unblocked.allowedSources == [.blocked] && JobEvent.dependencyFailed.target == .cancelled)
         #expect(JobEvent.retried.allowedSources == [.failed, .cancelled])
         #expect(JobEvent.becameDue.allowedSources == [.scheduled, .retrying])
         #expect(JobEvent.failedWillRetryLater.target == .retrying)
@@ -58,6 +60,6 @@ import Testing
 
     @Test func stateNamesAreTheProtocols() {
         #expect(JobState.allCases.map(\.rawValue) ==
-            ["scheduled", "queued", "running", "retrying", "succeeded", "failed", "cancelled"])
+            ["blocked", "scheduled", "queued", "running", "retrying", "succeeded", "failed", "cancelled"])
     }
 }

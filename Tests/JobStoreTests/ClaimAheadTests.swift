@@ -56,7 +56,7 @@ import Testing
         let back = try t.job(unstarted)
         #expect(back.state == .queued && back.attempts == 0 && back.leaseOwner == nil && back.errors.isEmpty)
         #expect(try t.job(started).state == .running)
-        #expect(try t.store.stats()["default"]?.counts == [.queued: 1, .running: 1, .scheduled: 0, .retrying: 0, .succeeded: 0,
+        #expect(try t.store.stats()["default"]?.counts == [.blocked: 0, .queued: 1, .running: 1, .scheduled: 0, .retrying: 0, .succeeded: 0,
                                                              .failed: 0, .cancelled: 0])
         // And it is claimed again like any queued job.
         #expect(try await t.store.claim(ClaimRequest(maxJobs: 1)).map(\.id) == [unstarted])

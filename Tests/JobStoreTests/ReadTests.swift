@@ -45,7 +45,7 @@ import Testing
         let stats = try t.store.stats()
         #expect(Set(stats.keys) == ["default", "images", "empty"])
         let d = try #require(stats["default"])
-        #expect(d.counts == [.scheduled: 1, .queued: 0, .running: 0, .retrying: 0, .succeeded: 1, .failed: 1, .cancelled: 0])
+        #expect(d.counts == [.blocked: 0, .scheduled: 1, .queued: 0, .running: 0, .retrying: 0, .succeeded: 1, .failed: 1, .cancelled: 0])
         #expect(stats["images"]?.counts[.queued] == 2 && stats["images"]?.paused == false)
         #expect(stats["empty"]?.paused == true && stats["empty"]?.counts.values.allSatisfy { $0 == 0 } == true)
     }

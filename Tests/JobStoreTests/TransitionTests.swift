@@ -174,6 +174,16 @@ import Testing
 extension TestStore {
     /// A job brought into `state` through the store's own operations.
     func makeJob(in state: JobState, queue: String = "default") async throws -> JobID {
+        if state == .blocked {
+            // After a job of another queue that never runs here.
+            let dependency = try await enqueue { $0.queue = "dependencies-of-\(queue)" }
+            let id = try await enqueue {
+                $0.queue = queue
+                $0.after = [dependency]
+            }
+            #expect(try job(id).state == .blocked)
+            return id
+        }
         let id = try await enqueue {
             $0.queue = queue
             $0.start = state == .scheduled ? .after(milliseconds: 60_000) : .now
@@ -181,7 +191,7 @@ extension TestStore {
         }
         let failure = JobFailure(message: "x", at: clock.now)
         switch state {
-        case .scheduled, .queued:
+        case .scheduled, .queued, .blocked:
             break
         case .running:
             _ = try await claimOne(queue: queue)

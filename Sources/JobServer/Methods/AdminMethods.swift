@@ -88,7 +88,7 @@ enum PingMethod: ImmediateRPCMethod {
             o.member("version") { $0.string(context.version) }
             o.member("protocol") { $0.integer(1) }
             // The additions to version 1 served (PROTOCOL.md, ping).
-            o.member("features") { $0.array(["workers", "schedules"]) { w, feature in w.string(feature) } }
+            o.member("features") { $0.array(["workers", "schedules", "dependencies", "limits"]) { w, feature in w.string(feature) } }
         }
         return w
     }

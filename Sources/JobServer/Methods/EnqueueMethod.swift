@@ -56,7 +56,8 @@ enum EnqueueMethod: RPCMethod {
         }
         let job = NewJob(handler: request.handler, payload: request.payload, queue: defaults.queue, priority: request.priority,
                          start: request.start, maxAttempts: defaults.maxAttempts, timeoutMs: defaults.timeoutMs,
-                         uniqueKey: request.uniqueKey, tags: request.tags, external: defaults.external)
+                         uniqueKey: request.uniqueKey, tags: request.tags, external: defaults.external,
+                         after: request.after, afterIndex: request.afterIndex, concurrencyKey: request.concurrencyKey)
         do {
             try job.validate(maxPayloadBytes: context.config.limits.maxPayloadBytes)
         } catch {

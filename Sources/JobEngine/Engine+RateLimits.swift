@@ -1,0 +1,68 @@
+import JobCore
+import JobStore
+
+/// Rate limits (SCHEDULING.md): at most `count` attempts of a handler or a
+/// queue start in any window of `per`. The engine keeps the last `count`
+/// start times of each limited handler and queue in memory (they start
+/// empty after a restart, as the spec allows): a claim takes no more than
+/// the window allows, and the dispatcher's timer is set to the moment the
+/// oldest start leaves the window.
+extension Engine {
+    enum RateKey: Hashable {
+        case queue(String)
+        case handler(String)
+    }
+
+    private func rateLimitLocked(_ key: RateKey) -> RateLimit? {
+        switch key {
+        case .queue(let name): currentConfig.queues[name]?.rateLimit
+        case .handler(let name): currentConfig.handlers[name]?.rateLimit
+        }
+    }
+
+    /// Starts left in the window ending now; starts that left it are dropped.
+    /// A window is half-open: a start at `t` leaves it at `t + per`.
+    func rateBudgetLocked(_ key: RateKey, now: Timestamp) -> Int? {
+        guard let limit = rateLimitLocked(key) else { return nil }
+        let cutoff = now.adding(milliseconds: -limit.perMs)
+        if let starts = rateStarts[key], let first = starts.first, first <= cutoff {
+            rateStarts[key] = starts.filter { $0 > cutoff }
+        }
+        return max(0, limit.count - (rateStarts[key]?.count ?? 0))
+    }
+
+    /// Counts an attempt that started at `time` against its handler's and queue's limits.
+    func recordRateStartLocked(_ job: Job, at time: Timestamp) {
+        for key in [RateKey.queue(job.queue), .handler(job.handler)] {
+            guard let limit = rateLimitLocked(key) else { continue }
+            var starts = rateStarts[key] ?? []
+            starts.append(time)
+            if starts.count > limit.count { starts.removeFirst(starts.count - limit.count) }
+            rateStarts[key] = starts
+        }
+    }
+
+    /// The per-handler budgets and the rate-limited queues for a claim now:
+    /// jobs of a limited handler or queue start at once or not at all
+    /// (never claimed ahead: their start would not be counted when it happens).
+    func rateBudgetsLocked(now: Timestamp) -> (handlers: [String: Int], queues: [String: Int]) {
+        var handlers: [String: Int] = [:], queues: [String: Int] = [:]
+        for (name, handler) in currentConfig.handlers where handler.rateLimit != nil {
+            handlers[name] = rateBudgetLocked(.handler(name), now: now)
+        }
+        for (name, queue) in currentConfig.queues where queue.rateLimit != nil {
+            queues[name] = rateBudgetLocked(.queue(name), now: now)
+        }
+        return (handlers, queues)
+    }
+
+    /// The earliest moment a full window lets another start in.
+    func nextRateWindow() -> Timestamp? {
+        lock.withLock {
+            rateStarts.compactMap { key, starts -> Timestamp? in
+                guard let limit = rateLimitLocked(key), starts.count >= limit.count, let oldest = starts.first else { return nil }
+                return oldest.adding(milliseconds: limit.perMs)
+            }.min()
+        }
+    }
+}
