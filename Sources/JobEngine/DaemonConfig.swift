@@ -61,6 +61,11 @@ public struct DaemonConfig: Sendable, Equatable {
         return nil
     }
 
+    /// Whether a handler or queue has a `rate_limit` (else the engine skips them altogether).
+    public var hasRateLimits: Bool {
+        handlers.values.contains { $0.rateLimit != nil } || queues.values.contains { $0.rateLimit != nil }
+    }
+
     public func concurrency(of queue: String) -> Int {
         queues[queue]?.concurrency ?? Self.defaultQueueConcurrency
     }

@@ -23,7 +23,7 @@ extension Engine {
     /// Starts left in the window ending now; starts that left it are dropped.
     /// A window is half-open: a start at `t` leaves it at `t + per`.
     func rateBudgetLocked(_ key: RateKey, now: Timestamp) -> Int? {
-        guard let limit = rateLimitLocked(key) else { return nil }
+        guard rateLimitsConfigured, let limit = rateLimitLocked(key) else { return nil }
         let cutoff = now.adding(milliseconds: -limit.perMs)
         if let starts = rateStarts[key], let first = starts.first, first <= cutoff {
             rateStarts[key] = starts.filter { $0 > cutoff }
@@ -33,6 +33,7 @@ extension Engine {
 
     /// Counts an attempt that started at `time` against its handler's and queue's limits.
     func recordRateStartLocked(_ job: Job, at time: Timestamp) {
+        guard rateLimitsConfigured else { return }
         for key in [RateKey.queue(job.queue), .handler(job.handler)] {
             guard let limit = rateLimitLocked(key) else { continue }
             var starts = rateStarts[key] ?? []
@@ -47,6 +48,7 @@ extension Engine {
     /// (never claimed ahead: their start would not be counted when it happens).
     func rateBudgetsLocked(now: Timestamp) -> (handlers: [String: Int], queues: [String: Int]) {
         var handlers: [String: Int] = [:], queues: [String: Int] = [:]
+        guard rateLimitsConfigured else { return (handlers, queues) }
         for (name, handler) in currentConfig.handlers where handler.rateLimit != nil {
             handlers[name] = rateBudgetLocked(.handler(name), now: now)
         }
@@ -59,7 +61,8 @@ extension Engine {
     /// The earliest moment a full window lets another start in.
     func nextRateWindow() -> Timestamp? {
         lock.withLock {
-            rateStarts.compactMap { key, starts -> Timestamp? in
+            guard rateLimitsConfigured else { return nil }
+            return rateStarts.compactMap { key, starts -> Timestamp? in
                 guard let limit = rateLimitLocked(key), starts.count >= limit.count, let oldest = starts.first else { return nil }
                 return oldest.adding(milliseconds: limit.perMs)
             }.min()

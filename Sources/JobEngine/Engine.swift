@@ -72,6 +72,8 @@ public final class Engine: @unchecked Sendable {
     // Rate limits (Engine+RateLimits.swift), guarded by `lock`:
     /// The latest starts of each rate-limited handler and queue, oldest first.
     var rateStarts: [RateKey: [Timestamp]] = [:]
+    /// Some handler or queue has a `rate_limit` (read once per config: the hot path skips rates otherwise).
+    var rateLimitsConfigured: Bool
 
     private let wakeups: AsyncStream<Void>
     private let wakeupSender: AsyncStream<Void>.Continuation
@@ -94,6 +96,7 @@ public final class Engine: @unchecked Sendable {
         self.store = store
         self.lookahead = lookahead
         self.currentConfig = config
+        self.rateLimitsConfigured = config.hasRateLimits
         self.logger = logger
         self.clock = clock
         // Wake-ups coalesce: one pending wake-up stands for any number.
@@ -131,6 +134,7 @@ public final class Engine: @unchecked Sendable {
     public func update(_ config: DaemonConfig) {
         lock.lock()
         currentConfig = config
+        rateLimitsConfigured = config.hasRateLimits
         lock.unlock()
         store.maxActiveJobs = config.limits.maxQueuedJobs
         store.keyConcurrency = Self.keyLimits(config)

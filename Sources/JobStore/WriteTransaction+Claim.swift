@@ -22,13 +22,16 @@ extension WriteTransaction {
         var candidates: [ReadyCandidate] = []
         // Handlers over their rate are passed over in the index walk, so
         // that they hold back no other job of their queue.
+        // The handler is read only when some handler is rate-limited (a
+        // string per candidate is most of a claim's reading otherwise).
+        let limited = !request.handlerBudgets.isEmpty
         let exhausted = request.exhaustedHandlers
-        let ready = exhausted.isEmpty ? Self.readyInQueue : Self.readyInQueue(excludingHandlers: exhausted.count)
+        let ready = limited ? Self.readyInQueue(excludingHandlers: exhausted.count) : Self.readyInQueue
         for queue in queues where !paused.contains(queue) {
             let limit = request.limit(for: queue)
             guard limit > 0 else { continue }
             candidates += try connection.rows("claim", ready, [.text(queue)] + exhausted.map { .text($0) } + [.int(Int64(limit))]) { row in
-                ReadyCandidate(id: row.int(0), priority: row.int(1), runAt: row.int(2), queue: queue, handler: row.text(3))
+                ReadyCandidate(id: row.int(0), priority: row.int(1), runAt: row.int(2), queue: queue, handler: limited ? row.text(3) : nil)
             }
         }
         candidates.sort()
@@ -107,16 +110,16 @@ extension WriteTransaction {
     }
 
     private static let readyInQueue = """
-        SELECT id, priority, run_at, handler FROM jobs INDEXED BY jobs_ready
+        SELECT id, priority, run_at FROM jobs INDEXED BY jobs_ready
         WHERE state = 'queued' AND external = 0 AND key_held = 0 AND queue = ?
         ORDER BY priority DESC, run_at, id LIMIT ?
         """
 
     private static func readyInQueue(excludingHandlers count: Int) -> String {
-        let marks = Array(repeating: "?", count: count).joined(separator: ", ")
+        let excluded = count == 0 ? "" : " AND handler NOT IN (" + Array(repeating: "?", count: count).joined(separator: ", ") + ")"
         return """
             SELECT id, priority, run_at, handler FROM jobs INDEXED BY jobs_ready
-            WHERE state = 'queued' AND external = 0 AND key_held = 0 AND queue = ? AND handler NOT IN (\(marks))
+            WHERE state = 'queued' AND external = 0 AND key_held = 0 AND queue = ?\(excluded)
             ORDER BY priority DESC, run_at, id LIMIT ?
             """
     }

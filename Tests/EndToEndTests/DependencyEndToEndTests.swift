@@ -105,4 +105,22 @@ import Testing
         #expect(waited.status == 0 && waited.stdout.contains("\"x\""))
         #expect(try Jobctl.run(["enqueue", "noop", "--after", "0"], socket: d.socket).status == 2)
     }
+
+    /// kill -9 while a dependency runs: after the restart it is retried
+    /// (an interrupted attempt), and its dependents run once it succeeds.
+    @Test func aKillWhileADependencyRunsLosesNothingOfTheChain() throws {
+        let d = try Daemon(config: Self.config + "  slow:\n    builtin: sleep\n    backoff: { initial: 10ms, jitter: 0 }\n")
+        let c = try d.client()
+        let parent = try c.enqueue("slow", ["payload": ["ms": 2000]])
+        let child = try c.enqueue("echo", ["payload": ["after": "kill"], "after": [parent]])
+        #expect(eventually(timeout: 20) { (try? c.get(parent)["state"] as? String) == "running" })
+        d.crash()
+        try d.start()
+        let c2 = try d.client()
+        #expect(try c2.get(child)["state"] as? String == "blocked")
+        let done = try c2.wait(child, timeoutMs: 60_000)
+        #expect(done["state"] as? String == "succeeded")
+        let errors = try c2.get(parent)["errors"] as! [[String: Any]]
+        #expect(errors.count == 1 && (errors[0]["message"] as? String)?.contains("daemon") == true)
+    }
 }

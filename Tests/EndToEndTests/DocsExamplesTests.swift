@@ -31,6 +31,22 @@ import Testing
         return try #require(blocks.first { $0.contains(needle) }, "no \(language) block with \(needle) in \(doc)")
     }
 
+    /// Every config example of docs/scheduling.md (and the README's) is a
+    /// config the daemon accepts; the handlers they name are added when the
+    /// example leaves them out.
+    @Test(arguments: [
+        ("docs/scheduling.md", "nightly-report:"), ("docs/scheduling.md", "key_concurrency: 1"),
+        ("docs/scheduling.md", "rate_limit: {count: 100"), ("README.md", "nightly-report:"),
+    ])
+    func theConfigExamplesOfDocsScheduling(doc: String, needle: String) throws {
+        var config = try Self.block(doc, "yaml", containing: needle)
+        if !config.contains("handlers:") { config += "\nhandlers:\n  report:\n    builtin: noop\n" }
+        let d = try Daemon(start: false)
+        try d.writeConfig(config)
+        let run = try Daemon.runToEnd(["check-config", "--config", d.configPath])
+        #expect(run.status == 0, "\(doc): \(run.output)")
+    }
+
     static let resizeConfig = "handlers:\n  resize: { external: true, lease: 60s }\n"
 
     @Test func theShellWorkerOfDocsWorkers() throws {

@@ -56,6 +56,29 @@ import Testing
         #expect(try t.job(id).state == .queued)
     }
 
+    /// Migration 0004 rebuilds the jobs table (a new CHECK for `blocked`):
+    /// every row, every id, the tags' trigger and the id counter survive.
+    @Test func theJobsTableRebuildKeepsRowsIdsAndTheCounter() async throws {
+        let t = try TestStore { $0.migrations = Array(Migration.all.prefix(3)) }
+        t.store.close()
+        for (state, finished) in [("queued", "NULL"), ("succeeded", "5"), ("failed", "6"), ("queued", "NULL")] {
+            _ = try outsideQuery(t.path, """
+                INSERT INTO jobs (queue, handler, state, max_attempts, timeout_ms, tags, created_at, run_at, finished_at)
+                VALUES ('q', 'noop', '\(state)', 3, 1000, '["t"]', 1, 1, \(finished)) RETURNING id
+                """)
+        }
+        _ = try outsideQuery(t.path, "INSERT INTO job_tags (job_id, tag) SELECT id, 't' FROM jobs")
+        _ = try outsideQuery(t.path, "DELETE FROM jobs WHERE id = 4")  // the newest: its id must not come back
+        try t.reopen()
+        #expect(try outsideQuery(t.path, "SELECT id, state FROM jobs ORDER BY id") == [["1", "queued"], ["2", "succeeded"], ["3", "failed"]])
+        #expect(try t.job(JobID(1)).tags == ["t"] && t.job(JobID(1)).after.isEmpty && !t.job(JobID(1)).hasDependents)
+        #expect(try await t.store.enqueue(NewJob(handler: "noop")).id == JobID(5))
+        #expect(try await t.store.enqueue(NewJob(handler: "noop", after: [JobID(1)])).state == .blocked)
+        _ = try outsideQuery(t.path, "DELETE FROM jobs WHERE id = 2")
+        #expect(try outsideQuery(t.path, "SELECT job_id FROM job_tags ORDER BY job_id") == [["1"], ["3"]])
+        #expect(try outsideQuery(t.path, "PRAGMA integrity_check") == [["ok"]])
+    }
+
     @Test func aFailingMigrationRollsBackAndNamesItsFile() throws {
         let t = try TestStore()
         let broken = Migration(version: Self.next, fileName: String(format: "%04d_broken.sql", Self.next), sql: """

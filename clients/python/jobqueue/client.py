@@ -158,16 +158,24 @@ class Client:
     def enqueue(self, handler: str, payload: Any = None, *, queue: Optional[str] = None, priority: Optional[int] = None,
                 delay_ms: Optional[int] = None, run_at: Optional[str] = None, max_attempts: Optional[int] = None,
                 timeout_ms: Optional[int] = None, unique_key: Optional[str] = None, tags: Optional[Iterable[str]] = None,
-                wait_ms: Optional[int] = None) -> Dict[str, Any]:
+                wait_ms: Optional[int] = None, after: Optional[Iterable[int]] = None,
+                concurrency_key: Optional[str] = None) -> Dict[str, Any]:
         """Stores a job: `{"id", "state", "duplicate"}` once committed; with
-        `wait_ms`, the job object once finished (or as it stands then)."""
+        `wait_ms`, the job object once finished (or as it stands then).
+        `after`: ids that must succeed first (the job is `blocked` until then);
+        `concurrency_key`: at most the handler's `key_concurrency` such jobs run at once."""
         params = _job_params(handler, payload, queue, priority, delay_ms, run_at, max_attempts, timeout_ms, unique_key, tags)
+        if after is not None:
+            params["after"] = list(after)
+        if concurrency_key is not None:
+            params["concurrency_key"] = concurrency_key
         if wait_ms is not None:
             params["wait_ms"] = wait_ms
         return self.call("enqueue", params)
 
     def enqueue_batch(self, jobs: List[Dict[str, Any]]) -> Dict[str, Any]:
-        """Stores every job (each a dict of enqueue's params) or none: `{"ids", "duplicates"}`."""
+        """Stores every job (each a dict of enqueue's params, plus `after_index`:
+        earlier entries of this batch that must succeed first) or none: `{"ids", "duplicates"}`."""
         return self.call("enqueue_batch", {"jobs": jobs})
 
     def get(self, id: int) -> Dict[str, Any]:

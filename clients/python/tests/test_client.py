@@ -52,6 +52,20 @@ def test_schedules_are_listed_paused_resumed_and_triggered():
         d.close()
 
 
+def test_dependencies_and_keys(client):
+    assert {"dependencies", "limits"} <= set(client.ping()["features"])
+    first = client.enqueue("sleep", {"ms": 200})["id"]
+    second = client.enqueue("echo", {"n": 2}, after=[first], concurrency_key="k")
+    assert second["state"] == "blocked"
+    job = client.wait(second["id"], timeout_ms=60000)
+    assert job["state"] == "succeeded" and job["after"] == [first] and job["concurrency_key"] == "k"
+    dag = client.enqueue_batch([{"handler": "noop"}, {"handler": "echo", "payload": 1, "after_index": [0]}])
+    assert client.wait(dag["ids"][1], timeout_ms=60000)["state"] == "succeeded"
+    with pytest.raises(jobqueue.NotFound) as e:
+        client.enqueue("noop", after=[999999])
+    assert e.value.data["field"] == "after"
+
+
 def test_errors_are_typed_with_their_codes(client):
     with pytest.raises(jobqueue.NotFound) as e:
         client.get(999999)
