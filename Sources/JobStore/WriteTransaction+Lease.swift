@@ -132,7 +132,7 @@ extension WriteTransaction {
         names.array(external) { w, name in w.string(name) }
         return try connection.run("mark external jobs", """
             UPDATE jobs SET external = (handler IN (SELECT value FROM json_each(?1)))
-            WHERE state IN \(SQLStates.list(JobState.waiting + [.queued]))
+            WHERE state IN \(SQLStates.list(JobState.waiting + [.queued, .blocked]))
               AND external <> (handler IN (SELECT value FROM json_each(?1)))
             """, [.text(names.text)])
     }

@@ -141,6 +141,19 @@ import Testing
         #expect(try t.job(b).state == .queued && t.job(b).attempts == 0)
     }
 
+    /// A reload that makes a handler external takes its blocked jobs along:
+    /// once unblocked they go to the workers, not to the daemon's own.
+    @Test func aBlockedJobFollowsItsHandlerToTheWorkers() async throws {
+        let t = try TestStore()
+        let a = try await t.enqueue { $0.queue = "parents" }
+        let b = try await t.store.enqueue(NewJob(handler: "resize", after: [a])).id
+        _ = try await t.store.setExternalHandlers(["resize"])
+        #expect(try outsideQuery(t.path, "SELECT external FROM jobs WHERE id = \(b.rawValue)") == [["1"]])
+        try await finish(t, a)
+        #expect(try t.job(b).state == .queued)
+        #expect(try await t.store.claim(ClaimRequest(maxJobs: 10)).isEmpty)
+    }
+
     @Test func aBlockedJobHoldsItsUniqueKey() async throws {
         let t = try TestStore()
         let a = try await t.enqueue { $0.queue = "parents" }
