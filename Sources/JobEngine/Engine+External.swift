@@ -192,6 +192,7 @@ extension Engine {
         if case .success(let reserved) = result, let first = reserved.joined().compactMap(\.lease?.expiresAt).min() {
             scheduleWake(at: first)
         }
+        wakeForRateWindow()  // calls that found the rate used up wait for the window's end
         for (call, answer) in answers {
             call.timeout?.cancel()
             call.completion(answer)

@@ -58,6 +58,13 @@ extension Engine {
         return (handlers, queues)
     }
 
+    /// Sets the timer for a window these starts filled (a claim outside the
+    /// dispatcher's pass, or a reserve, sets no timer of its own).
+    func wakeForRateWindow() {
+        guard lock.withLock({ rateLimitsConfigured }), let window = nextRateWindow() else { return }
+        scheduleWake(at: window)
+    }
+
     /// The earliest moment a full window lets another start in.
     func nextRateWindow() -> Timestamp? {
         lock.withLock {

@@ -378,6 +378,7 @@ public final class Engine: @unchecked Sendable {
         if !ahead.isEmpty { lock.withLock { claimedAhead += ahead } }
         for job in claimed where job.startedAt != nil { launch(job) }
         startClaimedAhead()
+        wakeForRateWindow()
     }
 
     /// Starts jobs claimed ahead while a worker and their queue's slot are free.

@@ -95,4 +95,47 @@ import Testing
             #expect(run.status == 78 && run.output.contains(complaint), "\(text): \(run.output)")
         }
     }
+
+    /// External workers get the same rules: `reserve` hands out one job of
+    /// a key at a time, and no more starts than the rate allows.
+    @Test func reserveFollowsKeysAndRateLimits() throws {
+        let d = try Daemon(config: """
+            queues:
+              ext: {concurrency: 50}
+            handlers:
+              keyed:
+                external: true
+                queue: ext
+              paced:
+                external: true
+                queue: ext
+                rate_limit: {count: 2, per: 600ms}
+
+            """)
+        let c = try d.client()
+        for _ in 0..<3 { _ = try c.enqueue("keyed", ["concurrency_key": "k"]) }
+        let other = try c.enqueue("keyed", ["concurrency_key": "other"])
+        func reserve(_ handler: String, waitMs: Int = 0) throws -> [[String: Any]] {
+            try c.call("reserve", ["handlers": [handler], "max_jobs": 10, "wait_ms": waitMs])["jobs"] as! [[String: Any]]
+        }
+        let first = try reserve("keyed")
+        #expect(first.count == 2 && first.contains { $0["id"] as? Int == other })
+        let keyed = try #require(first.first { $0["concurrency_key"] as? String == "k" })
+        #expect(try reserve("keyed").isEmpty)
+        let token = (keyed["lease"] as! [String: Any])["token"] as! String
+        _ = try c.call("complete", ["id": keyed["id"] as! Int, "token": token])
+        #expect(try reserve("keyed", waitMs: 5000).count == 1)
+
+        for _ in 0..<5 { _ = try c.enqueue("paced") }
+        var starts: [Date] = []
+        while starts.count < 5 {
+            let jobs = try reserve("paced", waitMs: 5000)
+            #expect(jobs.count <= 2)
+            starts += jobs.map { ScheduleTests.date($0["started_at"])! }
+        }
+        starts.sort()
+        for i in 0..<(starts.count - 2) { #expect(starts[i + 2].timeIntervalSince(starts[i]) >= 0.6 - 0.0005) }
+        // A waiting reserve was woken when the window let the next start in, not at the end of its wait.
+        #expect(starts.last!.timeIntervalSince(starts[0]) < 2 * 0.6 + 1.0)
+    }
 }
