@@ -7,7 +7,9 @@ import Testing
     static func times(_ c: Client, _ ids: [Int]) throws -> [(start: Date, end: Date)] {
         try ids.map { id in
             let job = try c.wait(id)
-            return (ScheduleTests.date(job["started_at"])!, ScheduleTests.date(job["finished_at"])!)
+            let start = try #require(ScheduleTests.date(job["started_at"]), "job \(id) has no started_at: \(job)")
+            let end = try #require(ScheduleTests.date(job["finished_at"]), "job \(id) has no finished_at: \(job)")
+            return (start, end)
         }
     }
 

@@ -43,8 +43,8 @@ import Testing
         let delayed = Int(try Jobctl.run(["enqueue", "noop", "--delay", "5m"], socket: d.socket).stdout.trimmingCharacters(in: .newlines))!
         let job = try d.client().get(delayed)
         #expect(job["state"] as? String == "scheduled")
-        let created = ISO8601DateFormatter.withFraction.date(from: job["created_at"] as! String)!
-        let runAt = ISO8601DateFormatter.withFraction.date(from: job["run_at"] as! String)!
+        let created = ScheduleTests.date(job["created_at"])!
+        let runAt = ScheduleTests.date(job["run_at"])!
         #expect(abs(runAt.timeIntervalSince(created) - 300) < 0.01)
         let at = Int(try Jobctl.run(["enqueue", "noop", "--at", "2099-01-02T03:04:05Z"], socket: d.socket).stdout.trimmingCharacters(in: .newlines))!
         #expect(try d.client().get(at)["run_at"] as? String == "2099-01-02T03:04:05.000Z")
@@ -157,12 +157,4 @@ import Testing
             #expect(run.status == 0 && run.stdout.contains("Example: jobctl \(command)"), "\(command)")
         }
     }
-}
-
-extension ISO8601DateFormatter {
-    nonisolated(unsafe) static let withFraction: ISO8601DateFormatter = {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f
-    }()
 }

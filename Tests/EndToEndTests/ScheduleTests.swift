@@ -1,4 +1,5 @@
 import Foundation
+import JobCore
 import Testing
 
 /// Recurring jobs (SCHEDULING.md) against the real daemon, on `every: 1s`
@@ -14,11 +15,12 @@ import Testing
         var finishedAt: Date?
     }
 
+    /// An RFC 3339 time of the protocol, read by JobCore's own parser
+    /// (Foundation's ISO8601DateFormatter goes through ICU, whose use from
+    /// parallel tests is not to be relied on).
     static func date(_ text: Any?) -> Date? {
-        guard let text = text as? String else { return nil }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)
+        guard let text = text as? String, let time = Timestamp(rfc3339: text) else { return nil }
+        return Date(timeIntervalSince1970: Double(time.rawValue) / 1000)
     }
 
     /// Every job of `schedule`, in tick order; the tick is read from its unique key.

@@ -26,7 +26,11 @@ import Testing
         // the ends riding along); with one, tens of jobs.
         let ahead = try await drainCommits(lookahead: 64)
         let slotsOnly = try await drainCommits(lookahead: 0)
-        #expect(ahead * 4 <= slotsOnly, "commits with a lookahead: \(ahead), without: \(slotsOnly)")
+        // Idle, about 24 against 400 (17×). Under the whole suite's load the
+        // slots-only drain shares more (about 250) and the lookahead less (up
+        // to 70 seen: attempts measured as long switch it off for a while),
+        // so the bound is 3×, not the idle ratio.
+        #expect(ahead * 3 <= slotsOnly, "commits with a lookahead: \(ahead), without: \(slotsOnly)")
         #expect(ahead <= 400 / 4)  // tens of jobs per commit; the 2 slots alone would allow at most 2 claims each
     }
 
