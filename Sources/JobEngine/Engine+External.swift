@@ -154,7 +154,7 @@ extension Engine {
                           lock.withLock {
                               for job in jobs {
                                   addLeaseLocked(job, connection: nil)
-                                  recordRateStartLocked(job, at: job.startedAt ?? clock())
+                                  recordRateStartLocked(job)
                               }
                           }
                       }) { [self] result in

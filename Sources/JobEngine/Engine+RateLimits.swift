@@ -31,9 +31,10 @@ extension Engine {
         return max(0, limit.count - (rateStarts[key]?.count ?? 0))
     }
 
-    /// Counts an attempt that started at `time` against its handler's and queue's limits.
-    func recordRateStartLocked(_ job: Job, at time: Timestamp) {
+    /// Counts the attempt `job` started against its handler's and queue's limits.
+    func recordRateStartLocked(_ job: Job) {
         guard rateLimitsConfigured else { return }
+        let time = job.startedAt ?? clock()
         for key in [RateKey.queue(job.queue), .handler(job.handler)] {
             guard let limit = rateLimitLocked(key) else { continue }
             var starts = rateStarts[key] ?? []
@@ -46,9 +47,10 @@ extension Engine {
     /// The per-handler budgets and the rate-limited queues for a claim now:
     /// jobs of a limited handler or queue start at once or not at all
     /// (never claimed ahead: their start would not be counted when it happens).
-    func rateBudgetsLocked(now: Timestamp) -> (handlers: [String: Int], queues: [String: Int]) {
+    func rateBudgetsLocked() -> (handlers: [String: Int], queues: [String: Int]) {
         var handlers: [String: Int] = [:], queues: [String: Int] = [:]
         guard rateLimitsConfigured else { return (handlers, queues) }
+        let now = clock()
         for (name, handler) in currentConfig.handlers where handler.rateLimit != nil {
             handlers[name] = rateBudgetLocked(.handler(name), now: now)
         }
@@ -58,8 +60,9 @@ extension Engine {
         return (handlers, queues)
     }
 
-    /// Sets the timer for a window these starts filled (a claim outside the
-    /// dispatcher's pass, or a reserve, sets no timer of its own).
+    /// Sets the timer for a full window's end: after every claim and
+    /// reserve pass (an enqueue's own claim and a reserve set no timer
+    /// otherwise), and at the end of each dispatch.
     func wakeForRateWindow() {
         guard lock.withLock({ rateLimitsConfigured }), let window = nextRateWindow() else { return }
         scheduleWake(at: window)

@@ -265,7 +265,7 @@ public final class Engine: @unchecked Sendable {
         let target = averageRunNanos < Self.shortJobNanos ? lookahead : 0
         let ahead = claimedAhead.count * 2 <= target ? target - claimedAhead.count : 0
         guard free > 0 || ahead > 0 else { return nil }
-        let budgets = rateBudgetsLocked(now: clock())
+        let budgets = rateBudgetsLocked()
         for (queue, budget) in budgets.queues { slots[queue] = min(slots[queue] ?? DaemonConfig.defaultQueueConcurrency, budget) }
         return ClaimRequest(maxJobs: max(free, 0), slotsPerQueue: slots, slotsForOtherQueues: DaemonConfig.defaultQueueConcurrency,
                             ahead: ahead, handlerBudgets: budgets.handlers, startOnlyQueues: Set(budgets.queues.keys))
@@ -288,9 +288,7 @@ public final class Engine: @unchecked Sendable {
         if let tick = earliestScheduleTick() {
             if tick <= clock() { wake() } else { scheduleWake(at: tick) }
         }
-        if let window = nextRateWindow() {
-            if window <= clock() { wake() } else { scheduleWake(at: window) }
-        }
+        wakeForRateWindow()
         guard let next = nextRun else { return }
         if next <= clock() {
             // Due, but the claim did not take it: no free slot, or it fell due
@@ -413,7 +411,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     private func takeSlotLocked(_ job: Job) {
-        recordRateStartLocked(job, at: job.startedAt ?? clock())
+        recordRateStartLocked(job)
         busyTotal += 1
         busyPerQueue[job.queue, default: 0] += 1
         running[job.id] = RunningJob(job: job, handle: CommandHandle())

@@ -74,13 +74,13 @@ public struct EnqueueParams: Sendable {
     }
 
     /// An array of integers that each pass `valid` (an absent key: empty).
-    private static func integers(_ p: Params, _ key: String, index: Int?, expected: String = "job ids (positive integers)",
+    private static func integers(_ p: Params, _ key: String, index: Int?, expected: @autoclosure () -> String = "job ids (positive integers)",
                                  valid: (Int64) -> Bool) throws(RPCError) -> [Int64] {
         guard let elements = try p.array(key) else { return [] }
         var values: [Int64] = []
         for element in elements {
             guard let value = element.integer, valid(value) else {
-                throw RPCError.invalidParam(key, "expected an array of \(expected)", index: index)
+                throw RPCError.invalidParam(key, "expected an array of \(expected())", index: index)
             }
             values.append(value)
         }

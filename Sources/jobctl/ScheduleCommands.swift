@@ -44,9 +44,7 @@ struct SchedulePause: JobctlCommand {
     var name: String
 
     func perform() async throws {
-        let client = try await connect()
-        defer { client.close() }
-        let entry = try await attempt { () async throws(JobClientError) in try await client.pauseSchedule(name) }
+        let entry = try await scheduleCall { client throws(JobClientError) in try await client.pauseSchedule(name) }
         print(globals.json ? entry.rawText : "schedule \(name) paused")
     }
 }
@@ -59,9 +57,7 @@ struct ScheduleResume: JobctlCommand {
     var name: String
 
     func perform() async throws {
-        let client = try await connect()
-        defer { client.close() }
-        let entry = try await attempt { () async throws(JobClientError) in try await client.resumeSchedule(name) }
+        let entry = try await scheduleCall { client throws(JobClientError) in try await client.resumeSchedule(name) }
         let next = entry.member("next_run_at")?.string ?? "-"
         print(globals.json ? entry.rawText : "schedule \(name) resumed, next run \(next)")
     }
@@ -75,9 +71,14 @@ struct ScheduleRun: JobctlCommand {
     var name: String
 
     func perform() async throws {
-        let client = try await connect()
-        defer { client.close() }
-        let id = try await attempt { () async throws(JobClientError) in try await client.triggerSchedule(name) }
+        let id = try await scheduleCall { client throws(JobClientError) in try await client.triggerSchedule(name) }
         print(globals.json ? "{\"id\":\(id.rawValue)}" : "\(id.rawValue)")
     }
+}
+
+/// One call on a fresh connection, its failure mapped to jobctl's exit status.
+private func scheduleCall<T>(_ body: (JobClient) async throws(JobClientError) -> T) async throws -> T {
+    let client = try await connect()
+    defer { client.close() }
+    return try await attempt { () async throws(JobClientError) in try await body(client) }
 }

@@ -173,6 +173,8 @@ import Testing
         let jobs = try Self.tickJobs(c, schedule: "tick")
         #expect(jobs.count >= 3)
         #expect(jobs[1].createdAt < (jobs[0].finishedAt ?? .distantFuture))
+        // Every tick of a running daemon fires within 1 s of its time (SCHEDULING.md).
+        for job in jobs { #expect(job.createdAt.timeIntervalSince(job.tick) < 1.0, "job \(job.id) came late for its tick") }
     }
 
     // MARK: - Methods, pause, reload

@@ -23,10 +23,7 @@ enum PauseScheduleMethod: RPCMethod {
 
     static func run(_ params: JSONValue?, _ context: MethodContext) async throws(RPCError) -> JSONWriter {
         let request = try ScheduleNameParams(params)
-        let entry = try await scheduleCall { try await context.engine.pauseSchedule(request.name) }
-        var w = JSONWriter()
-        writeSchedule(entry, to: &w)
-        return w
+        return try await entryResult { try await context.engine.pauseSchedule(request.name) }
     }
 }
 
@@ -36,10 +33,7 @@ enum ResumeScheduleMethod: RPCMethod {
 
     static func run(_ params: JSONValue?, _ context: MethodContext) async throws(RPCError) -> JSONWriter {
         let request = try ScheduleNameParams(params)
-        let entry = try await scheduleCall { try await context.engine.resumeSchedule(request.name) }
-        var w = JSONWriter()
-        writeSchedule(entry, to: &w)
-        return w
+        return try await entryResult { try await context.engine.resumeSchedule(request.name) }
     }
 }
 
@@ -68,6 +62,14 @@ private func scheduleCall<T>(_ body: () async throws -> T) async throws(RPCError
     } catch {
         throw RPCError(.internalError, "internal error: \(error)")
     }
+}
+
+/// The schedule entry a call returns, as the method's result.
+private func entryResult(_ body: () async throws -> Engine.ScheduleEntry) async throws(RPCError) -> JSONWriter {
+    let entry = try await scheduleCall(body)
+    var w = JSONWriter()
+    writeSchedule(entry, to: &w)
+    return w
 }
 
 /// One entry of `schedules`, also the result of pause and resume.
