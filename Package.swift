@@ -19,6 +19,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // The system libsqlite3 (Debian: libsqlite3-dev), never a vendored copy.
@@ -57,6 +61,28 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The HTTP listener (OBSERVABILITY.md): /metrics, the dashboard and its /api/v1/.
+        .target(
+            name: "JobHTTP",
+            dependencies: [
+                "JobCore", "JobStore", "JobEngine", "JobServer", "JobRPC",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            // Served from the binary: no file outside it, nothing from a CDN.
+            resources: [
+                .embedInCode("Dashboard/index.html"),
+                .embedInCode("Dashboard/app.css"),
+                .embedInCode("Dashboard/app.js"),
+            ],
+            swiftSettings: strict
+        ),
         // sd_notify, socket activation, watchdog, journald: pure Swift, no libsystemd.
         .target(name: "SystemdSupport", swiftSettings: strict),
         // The Swift client library other programs use.
@@ -80,7 +106,7 @@ let package = Package(
         .executableTarget(
             name: "jobqueued",
             dependencies: [
-                "JobCore", "JobStore", "JobEngine", "JobServer", "JobRPC", "SystemdSupport",
+                "JobCore", "JobStore", "JobEngine", "JobServer", "JobRPC", "JobHTTP", "SystemdSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -88,7 +88,7 @@ struct Reader {
 
     mutating func read(_ root: Node, into config: inout DaemonConfig) {
         if case .scalar(let s) = root, s.string.isEmpty { return }  // an empty file
-        let known: Set<String> = ["workers", "durability", "shutdown_grace", "retention", "socket", "limits", "queues", "handlers", "schedules"]
+        let known: Set<String> = ["workers", "durability", "shutdown_grace", "retention", "socket", "limits", "queues", "handlers", "schedules", "http"]
         for (name, _, value) in mapping(root, "", known: known) {
             switch name {
             case "workers": if let n = int(value, name, min: 1) { config.workers = n }
@@ -102,6 +102,7 @@ struct Reader {
                     if let ms = duration(v, "retention.\(state)") { config.retentionMs[JobState(rawValue: state)!] = ms }
                 }
             case "socket": readSocket(value, into: &config.socket)
+            case "http": readHTTP(value, into: &config.http)
             case "limits": readLimits(value, into: &config.limits)
             case "queues":
                 for (queue, _, v) in mapping(value, name, known: nil) {

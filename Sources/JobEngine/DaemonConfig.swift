@@ -47,6 +47,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var handlers: [String: HandlerConfig] = [:]
     /// `schedules:` (SCHEDULING.md), by name.
     public var schedules: [String: ScheduleConfig] = [:]
+    /// `http:` (OBSERVABILITY.md): off unless `listen` is set.
+    public var http = HTTP()
 
     public init(workers: Int) {
         self.workers = workers

@@ -385,7 +385,7 @@ extension Engine {
         await withTaskGroup(of: Void.self) { group in
             for (id, lease, delay) in due {
                 group.addTask { [self] in
-                    let message = lease.expiresAt >= lease.deadline ? "timed out after \(lease.timeoutMs) ms" : "lease expired"
+                    let message = lease.expiresAt >= lease.deadline ? JobFailure.timeoutMessagePrefix + "\(lease.timeoutMs) ms" : JobFailure.leaseExpiredMessage
                     do {
                         if let job = try await store.expire(id, token: lease.token, failure: JobFailure(message: message, at: now),
                                                             retryAfterMs: delay) {

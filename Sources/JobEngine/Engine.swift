@@ -11,7 +11,7 @@ import Logging
 public final class Engine: @unchecked Sendable {
     public let store: JobStore
     let logger: Logger
-    let clock: @Sendable () -> Timestamp
+    public let clock: @Sendable () -> Timestamp
     let startedAt = ContinuousClock.now
 
     let lock = NSLock()

@@ -48,7 +48,7 @@ struct JobExecutor: Sendable {
             return .failed(JobFailure(message: "cancelled", at: clock()), permanent: true)
         }
         if ms > job.timeoutMs {
-            return .failed(JobFailure(message: "timed out after \(job.timeoutMs) ms", at: clock()), permanent: false)
+            return .failed(JobFailure(message: JobFailure.timeoutMessagePrefix + "\(job.timeoutMs) ms", at: clock()), permanent: false)
         }
         return .succeeded(result: .null, truncated: false)
     }
@@ -119,7 +119,7 @@ struct JobExecutor: Sendable {
         case .signaled(let signal):
             JobFailure(message: "killed by signal \(signal)", signal: Int(signal), stderr: stderr, at: at)
         case .timedOut:
-            JobFailure(message: "timed out after \(timeoutMs) ms", stderr: stderr, at: at)
+            JobFailure(message: JobFailure.timeoutMessagePrefix + "\(timeoutMs) ms", stderr: stderr, at: at)
         }
     }
 }

@@ -138,9 +138,12 @@ public struct ListParams: Sendable {
     public var tag: String?
     public var limit: Int
     public var afterID: Int64
+    /// `order: "newest"`: decreasing ids, paged with `before_id`.
+    public var newestFirst: Bool
+    public var beforeID: Int64?
 
     public init(_ value: JSONValue?) throws(RPCError) {
-        let p = try Params(value, allowed: ["queue", "state", "handler", "tag", "limit", "after_id"])
+        let p = try Params(value, allowed: ["queue", "state", "handler", "tag", "limit", "after_id", "order", "before_id"])
         queue = try p.string("queue")
         if let name = try p.string("state") {
             guard let state = JobState(rawValue: name) else {
@@ -152,6 +155,14 @@ public struct ListParams: Sendable {
         tag = try p.string("tag")
         limit = Int(try p.integer("limit", in: 1...1000) ?? 100)
         afterID = try p.integer("after_id", in: 0...Int64.max) ?? 0
+        switch try p.string("order") {
+        case nil, "id": newestFirst = false
+        case "newest": newestFirst = true
+        default: throw RPCError.invalidParam("order", "expected \"id\" or \"newest\"")
+        }
+        beforeID = try p.integer("before_id", in: 1...Int64.max)
+        if beforeID != nil && !newestFirst { throw RPCError.invalidParam("before_id", "only with \"order\": \"newest\" (use after_id)") }
+        if afterID != 0 && newestFirst { throw RPCError.invalidParam("after_id", "not with \"order\": \"newest\" (use before_id)") }
     }
 }
 

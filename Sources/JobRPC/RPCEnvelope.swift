@@ -20,6 +20,12 @@ public struct RPCRequest: Sendable {
     public var method: String
     /// The `params` value, if given (checked by the method).
     public var params: JSONValue?
+
+    public init(id: RPCID?, method: String, params: JSONValue?) {
+        self.id = id
+        self.method = method
+        self.params = params
+    }
 }
 
 /// What one line of input holds.

@@ -48,7 +48,7 @@ public struct RPCError: Error, Hashable, Sendable, CustomStringConvertible {
         return RPCError(.invalidParams, "\(path): \(problem)", field: field, index: index)
     }
 
-    func write(to w: inout JSONWriter) {
+    public func write(to w: inout JSONWriter) {
         w.object { o in
             o.member("code") { $0.integer(code.rawValue) }
             o.member("message") { $0.string(message) }

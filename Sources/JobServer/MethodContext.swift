@@ -2,6 +2,7 @@ import JobCore
 import JobEngine
 import JobRPC
 import JobStore
+import Synchronization
 
 /// What a method handler gets: the engine, and the limits in force.
 struct MethodContext: Sendable {
@@ -10,6 +11,25 @@ struct MethodContext: Sendable {
     var version: String
     /// The connection and its peer (nil when `SO_PEERCRED` could not be read).
     var caller: Caller?
+    /// Where the HTTP listener is, when it is on (for `ping`).
+    var listener: HTTPListenerInfo.Box
+}
+
+/// The HTTP listener as `ping` reports it (OBSERVABILITY.md): its URL and
+/// the token's file, for `jobctl dashboard`.
+public struct HTTPListenerInfo: Sendable, Equatable {
+    public var url: String
+    public var tokenFile: String
+
+    public init(url: String, tokenFile: String) {
+        self.url = url
+        self.tokenFile = tokenFile
+    }
+
+    /// Set once the listener is bound; read only by `ping`.
+    final class Box: Sendable {
+        let value = Mutex<HTTPListenerInfo?>(nil)
+    }
 }
 
 /// One RPC method: reads its params, does its work, writes its result value.

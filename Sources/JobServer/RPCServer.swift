@@ -11,15 +11,22 @@ public final class RPCServer: @unchecked Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let serverChannel: any Channel
     private let connections: ConnectionRegistry
+    /// The group's other event loop, which the socket never uses: the HTTP
+    /// listener's (OBSERVABILITY.md: HTTP never delays the socket).
+    public let spareEventLoop: any EventLoop
 
     private init(path: String, ownsSocketFile: Bool, group: MultiThreadedEventLoopGroup, serverChannel: any Channel,
-                 connections: ConnectionRegistry) {
+                 connections: ConnectionRegistry, spareEventLoop: any EventLoop) {
         self.path = path
         self.ownsSocketFile = ownsSocketFile
         self.group = group
         self.serverChannel = serverChannel
         self.connections = connections
+        self.spareEventLoop = spareEventLoop
     }
+
+    /// Open connections (`jobqueue_connections`).
+    public var openConnections: Int { connections.count }
 
     public struct StartError: Error, CustomStringConvertible {
         public var description: String
@@ -37,9 +44,12 @@ public final class RPCServer: @unchecked Sendable {
                 throw StartError(description: error.description)
             }
         }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        // Two loops: the socket's (every RPC connection, as always), and a
+        // spare one for the HTTP listener.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let loops = Array(group.makeIterator())
         let connections = ConnectionRegistry(engine: engine)
-        let bootstrap = ServerBootstrap(group: group)
+        let bootstrap = ServerBootstrap(group: loops[0])
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 64 * 1024, high: 256 * 1024))
             .childChannelOption(.autoRead, value: true)
@@ -63,11 +73,13 @@ public final class RPCServer: @unchecked Sendable {
             if let listeningSocket {
                 // systemd's socket unit owns the file, its mode and its group.
                 let channel = try bootstrap.withBoundSocket(listeningSocket).wait()
-                return RPCServer(path: path, ownsSocketFile: false, group: group, serverChannel: channel, connections: connections)
+                return RPCServer(path: path, ownsSocketFile: false, group: group, serverChannel: channel, connections: connections,
+                                 spareEventLoop: loops[1])
             }
             let channel = try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).wait()
             try SocketPath.applyOwnership(path, mode: config.socket.mode, group: config.socket.group)
-            return RPCServer(path: path, ownsSocketFile: true, group: group, serverChannel: channel, connections: connections)
+            return RPCServer(path: path, ownsSocketFile: true, group: group, serverChannel: channel, connections: connections,
+                             spareEventLoop: loops[1])
         } catch {
             try? group.syncShutdownGracefully()
             throw StartError(description: "cannot listen on \(path): \(error)")
@@ -111,6 +123,8 @@ final class ConnectionRegistry: @unchecked Sendable {
         }
         return admitted
     }
+
+    var count: Int { lock.withLock { open.count } }
 
     func closeAll() {
         let channels = lock.withLock { Array(open.values) }

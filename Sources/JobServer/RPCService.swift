@@ -9,6 +9,9 @@ public struct RPCService: Sendable {
     let engine: Engine
     let version: String
     let logger: Logger
+    /// Requests answered, by method and code (`/metrics`).
+    public let metrics: RPCMetrics
+    private let listener = HTTPListenerInfo.Box()
 
     static let methods: [String: any RPCMethod.Type] = Dictionary(uniqueKeysWithValues: ([
         EnqueueMethod.self, EnqueueBatchMethod.self, GetMethod.self, WaitMethod.self, ListMethod.self, CancelMethod.self,
@@ -21,6 +24,7 @@ public struct RPCService: Sendable {
         self.engine = engine
         self.version = version
         self.logger = logger
+        self.metrics = RPCMetrics(methods: Array(Self.methods.keys))
     }
 
     /// Answers one line through `reply` (nil when nothing is to be sent:
@@ -41,7 +45,7 @@ public struct RPCService: Sendable {
         let id = request.id
         return method.start(request.params, context) { outcome in
             guard let id else { return reply(nil) }  // a notification is never answered
-            reply(Self.encode(id: id, outcome, method: request.method, logger: logger))
+            reply(encode(id: id, outcome, method: request.method))
         }
     }
 
@@ -76,11 +80,12 @@ public struct RPCService: Sendable {
         case .success(let request):
             let outcome = await execute(request, caller: caller)
             guard let id = request.id else { return nil }  // a notification is never answered
-            return Self.encode(id: id, outcome, method: request.method, logger: logger)
+            return encode(id: id, outcome, method: request.method)
         }
     }
 
-    private static func encode(id: RPCID, _ outcome: Result<JSONWriter, RPCError>, method: String, logger: Logger) -> JSONWriter {
+    private func encode(id: RPCID, _ outcome: Result<JSONWriter, RPCError>, method: String) -> JSONWriter {
+        metrics.count(method: method, code: outcome.failureCode)
         switch outcome {
         case .success(let result):
             return RPCEncoder.success(id: id) { $0.raw(result) }
@@ -90,6 +95,17 @@ public struct RPCService: Sendable {
             }
             return RPCEncoder.failure(id: id, error)
         }
+    }
+
+    /// The HTTP listener is on and bound there (`ping` tells).
+    public func listenerStarted(_ info: HTTPListenerInfo) {
+        listener.value.withLock { $0 = info }
+    }
+
+    /// Whether `allow_uids` / `allow_gids` let this caller call `method`.
+    public func allows(_ caller: Caller?, method: String) -> Bool {
+        let config = engine.config
+        return AccessPolicy(allowUIDs: Set(config.socket.allowUIDs), allowGIDs: Set(config.socket.allowGIDs)).allows(caller, method: method)
     }
 
     /// The method and what it runs with, once the caller may call it.
@@ -102,7 +118,7 @@ public struct RPCService: Sendable {
         guard policy.allows(caller, method: request.method) else {
             return .failure(RPCError(.permissionDenied, "permission denied: uid \(caller.map { String($0.uid) } ?? "unknown") may not call \(request.method)"))
         }
-        return .success((method, MethodContext(engine: engine, config: config, version: version, caller: caller)))
+        return .success((method, MethodContext(engine: engine, config: config, version: version, caller: caller, listener: listener)))
     }
 
     private func execute(_ request: RPCRequest, caller: Caller?) async -> Result<JSONWriter, RPCError> {
@@ -123,6 +139,14 @@ public struct RPCService: Sendable {
         }
     }
 
+    /// Runs one method for the HTTP API (`/api/v1/`): the same params,
+    /// access rules and errors as on the socket, and counted the same way.
+    public func call(_ method: String, params: JSONValue?, caller: Caller?) async -> Result<JSONWriter, RPCError> {
+        let outcome = await execute(RPCRequest(id: .number(0), method: method, params: params), caller: caller)
+        metrics.count(method: method, code: outcome.failureCode)
+        return outcome
+    }
+
     /// Parses a new-work method's params without doing the work.
     private static func checkParams(of method: any RPCMethod.Type, _ params: JSONValue?) throws(RPCError) {
         switch method.name {
@@ -141,5 +165,13 @@ public struct RPCService: Sendable {
     /// The answer to a line over `max_message_bytes`.
     static func tooLarge(limit: Int) -> JSONWriter {
         RPCEncoder.failure(id: nil, RPCError(.invalidRequest, "message too large (limit \(limit) bytes)"))
+    }
+}
+
+extension Result where Failure == RPCError {
+    /// The error's code, nil for a success.
+    var failureCode: RPCErrorCode? {
+        if case .failure(let error) = self { return error.code }
+        return nil
     }
 }

@@ -5,14 +5,14 @@ import Glibc
 
 /// Prepares the socket path before binding: creates a missing folder (0700),
 /// refuses a path held by a live daemon, and removes a stale socket file.
-enum SocketPath {
-    enum Problem: Error, CustomStringConvertible {
+public enum SocketPath {
+    public enum Problem: Error, CustomStringConvertible {
         case inUse(String)
         case notASocket(String)
         case tooLong(String)
         case cannotPrepare(String, String)
 
-        var description: String {
+        public var description: String {
             switch self {
             case .inUse(let path): "another jobqueued is running on \(path)"
             case .notASocket(let path): "\(path) exists and is not a socket; not touching it"
@@ -22,7 +22,7 @@ enum SocketPath {
         }
     }
 
-    static func prepare(_ path: String) throws(Problem) {
+    public static func prepare(_ path: String) throws(Problem) {
         guard path.utf8.count < 108 else { throw .tooLong(path) }
         let folder = (path as NSString).deletingLastPathComponent
         if !folder.isEmpty && !FileManager.default.fileExists(atPath: folder) {
@@ -60,7 +60,7 @@ enum SocketPath {
     }
 
     /// `socket.mode` and `socket.group` on the socket file.
-    static func applyOwnership(_ path: String, mode: UInt16, group: String?) throws(Problem) {
+    public static func applyOwnership(_ path: String, mode: UInt16, group: String?) throws(Problem) {
         if chmod(path, mode_t(mode)) != 0 { throw .cannotPrepare(path, "chmod: \(String(cString: strerror(errno)))") }
         guard let group else { return }
         guard let entry = getgrnam(group) else { throw .cannotPrepare(path, "no group named \(group)") }

@@ -52,6 +52,10 @@ final class GroupCommitWriter: @unchecked Sendable {
     private let writes = Atomic<Int>(0)
     private let walFramesAppended = Atomic<Int>(0)
     private let pageSize: Int
+    /// What `/metrics` shows: recorded here after each commit.
+    let metrics = StoreMetrics()
+    /// The current transaction's metric events (this thread only).
+    private let metricEvents = MetricEventBuffer()
 
     init(connection: SQLiteConnection, options: StoreOptions) {
         self.connection = connection
@@ -218,7 +222,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
         let transaction = WriteTransaction(
             connection: connection, now: options.clock(), leaseOwner: options.leaseOwner, maxActiveJobs: maxActiveJobs,
-            keyConcurrency: keyConcurrency)
+            keyConcurrency: keyConcurrency, metricEvents: metricEvents)
+        defer { metricEvents.reset() }
         for write in batch {
             if let lost = runInSavepoint(write, transaction) {
                 // SQLite rolled the whole transaction back (a full disk, an
@@ -235,8 +240,11 @@ final class GroupCommitWriter: @unchecked Sendable {
             batch.forEach { $0.fail(error) }
             return
         }
-        let took = Double(DispatchTime.now().uptimeNanoseconds - began)
+        let tookNanos = DispatchTime.now().uptimeNanoseconds - began
+        let took = Double(tookNanos)
         averageCommitNanos += (took - averageCommitNanos) / 8
+        metrics.recordCommit(nanos: tookNanos, writes: batch.count)
+        metrics.record(metricEvents.committed, at: transaction.now)
         commits.add(1, ordering: .relaxed)
         writes.add(batch.count, ordering: .relaxed)
         if transaction.enqueued > 0 { Failpoint.afterCommit.hit() }
@@ -279,7 +287,9 @@ final class GroupCommitWriter: @unchecked Sendable {
         guard Int(walFrames) * pageSize >= options.checkpointAfterWALBytes else { return }
         var logFrames: Int32 = 0
         var checkpointed: Int32 = 0
+        let began = DispatchTime.now().uptimeNanoseconds
         let rc = sqlite3_wal_checkpoint_v2(connection.handle, nil, SQLITE_CHECKPOINT_PASSIVE, &logFrames, &checkpointed)
+        metrics.recordCheckpoint(nanos: DispatchTime.now().uptimeNanoseconds - began)
         // A reader may pin old frames; the next commit's hook tries again.
         if rc == SQLITE_OK && logFrames == checkpointed { walFrames = 0 }
     }

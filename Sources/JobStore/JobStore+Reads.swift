@@ -10,20 +10,23 @@ extension JobStore {
         }
     }
 
-    /// One page of jobs in increasing id order after `filter.afterID`.
+    /// One page of jobs in increasing id order after `filter.afterID`, or
+    /// in decreasing order below `filter.beforeID` (`newestFirst`).
     public func list(_ filter: ListFilter) throws(StoreError) -> JobPage {
-        var conditions = ["id > ?"]
-        var bindings: [SQLiteValue] = [.int(filter.afterID)]
+        let bound: (condition: String, id: Int64) = filter.newestFirst
+            ? ("id < ?", filter.beforeID ?? Int64.max) : ("id > ?", filter.afterID)
+        var conditions = [bound.condition]
+        var bindings: [SQLiteValue] = [.int(bound.id)]
         if let queue = filter.queue { conditions.append("queue = ?"); bindings.append(.text(queue)) }
         if let state = filter.state { conditions.append("state = ?"); bindings.append(.text(state.rawValue)) }
         if let handler = filter.handler { conditions.append("handler = ?"); bindings.append(.text(handler)) }
         if let tag = filter.tag {
-            conditions.append("id IN (SELECT job_id FROM job_tags WHERE tag = ? AND job_id > ?)")
-            bindings += [.text(tag), .int(filter.afterID)]
+            conditions.append("id IN (SELECT job_id FROM job_tags WHERE tag = ? AND job_\(bound.condition))")
+            bindings += [.text(tag), .int(bound.id)]
         }
         let limit = max(filter.limit, 1)
         bindings.append(.int(Int64(limit) + 1))  // one more tells whether a next page exists
-        let sql = "SELECT \(JobRow.columns) FROM jobs WHERE \(conditions.joined(separator: " AND ")) ORDER BY id LIMIT ?"
+        let sql = "SELECT \(JobRow.columns) FROM jobs WHERE \(conditions.joined(separator: " AND ")) ORDER BY id\(filter.newestFirst ? " DESC" : "") LIMIT ?"
         var jobs = try read("list") { db throws(StoreError) in try db.rows("list", sql, bindings, JobRow.decode) }
         var next: Int64? = nil
         if jobs.count > limit {
@@ -147,6 +150,27 @@ extension JobStore {
     public func isPaused(queue: String) throws(StoreError) -> Bool {
         try read("read queue") { db throws(StoreError) in
             try db.firstRow("read queue", "SELECT paused FROM queues WHERE name = ?", [.text(queue)]) { $0.int(0) != 0 } ?? false
+        }
+    }
+}
+
+extension JobStore {
+    /// The `run_at` of each queue's oldest job that is due and not started
+    /// (`jobqueue_queue_oldest_due_seconds`): ready jobs, and waiting ones
+    /// whose time has come but that are not promoted yet. A job held back by
+    /// its concurrency key is not counted: it waits by design. Reads every
+    /// ready job's index entry (a scrape's cost grows with the backlog).
+    public func oldestDue(now: Timestamp) throws(StoreError) -> [String: Timestamp] {
+        try read("oldest due") { db throws(StoreError) in
+            var oldest: [String: Timestamp] = [:]
+            let rows = try db.rows("oldest due", """
+                SELECT queue, min(run_at) FROM jobs WHERE state = 'queued' AND key_held = 0 GROUP BY queue
+                UNION ALL
+                SELECT queue, min(run_at) FROM jobs INDEXED BY jobs_waiting
+                WHERE state IN \(SQLStates.list(JobState.waiting)) AND run_at <= ? GROUP BY queue
+                """, [.int(now.rawValue)]) { row in (queue: row.text(0), runAt: Timestamp(rawValue: row.int(1))) }
+            for row in rows { oldest[row.queue] = min(oldest[row.queue] ?? row.runAt, row.runAt) }
+            return oldest
         }
     }
 }

@@ -118,6 +118,8 @@ public final class JobStore: Sendable {
 
     /// Commits, writes and WAL bytes since the store opened.
     public var writerCounters: WriterCounters { writer.counters }
+    /// What `/metrics` shows of the writer and of each job event.
+    public var metrics: StoreMetrics { writer.metrics }
 
     /// Each handler's `key_concurrency` (SCHEDULING.md); 1 for a handler not listed.
     public var keyConcurrency: [String: Int] {

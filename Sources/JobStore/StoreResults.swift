@@ -93,6 +93,9 @@ public struct ListFilter: Hashable, Sendable {
     /// Only jobs with an id above this one.
     public var afterID: Int64
     public var limit: Int
+    /// Decreasing id order, below `beforeID` when set (the dashboard's "newest first").
+    public var newestFirst = false
+    public var beforeID: Int64?
 
     public init(queue: String? = nil, state: JobState? = nil, handler: String? = nil, tag: String? = nil,
                 afterID: Int64 = 0, limit: Int = 100) {

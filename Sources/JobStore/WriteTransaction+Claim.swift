@@ -54,6 +54,7 @@ extension WriteTransaction {
             ], JobRow.decode)
             guard let job else { continue }
             counts.move(job.queue, from: .queued, to: .running)
+            if starts { noteStarted(job) }
             claimed.append(job)
             if starts {
                 startNow -= 1
@@ -69,9 +70,17 @@ extension WriteTransaction {
     /// A job claimed ahead has started: it is an attempt from now on (a
     /// crash before this commits puts it back without counting it).
     func recordStart(_ id: JobID, attempt: Int, at start: Timestamp) throws(StoreError) {
-        try connection.run("record start", Self.markStarted, [
+        let started = try connection.firstRow("record start", Self.markStarted, [
             .int(start.rawValue), .int(start.rawValue), .int(id.rawValue), .int(Int64(attempt)),
-        ])
+        ]) { row in (queue: row.text(0), handler: row.text(1), runAt: row.int(2)) }
+        if let started {
+            metricEvents.note(.started(waitMilliseconds: start.rawValue - started.runAt), queue: started.queue, handler: started.handler)
+        }
+    }
+
+    /// An attempt starts now: how long after it was due is the queue's wait.
+    func noteStarted(_ job: Job) {
+        metricEvents.note(.started(waitMilliseconds: now.rawValue - job.runAt.rawValue), queue: job.queue, handler: job.handler)
     }
 
     /// Jobs claimed ahead that never started go back to `queued` as they
@@ -134,6 +143,7 @@ extension WriteTransaction {
     private static let markStarted = """
         UPDATE jobs SET started_at = ?, lease_expires_at = ? + timeout_ms
         WHERE id = ? AND state = 'running' AND attempts = ? AND started_at IS NULL
+        RETURNING queue, handler, run_at
         """
 
     /// Undoes a claim ahead: the state, attempts and lease it had before.

@@ -92,6 +92,7 @@ extension WriteTransaction {
                 ], JobRow.decode)
                 guard let job else { continue }
                 counts.move(job.queue, from: .blocked, to: .cancelled)
+                metricEvents.note(.finished(.cancelled), queue: job.queue, handler: job.handler)
                 settledJobs.append(job)
                 if job.hasDependents { frontier.append((job.id, .cancelled)) }
             }

@@ -38,6 +38,8 @@ extension WriteTransaction {
         enqueued += 1
         Failpoint.afterInsert.hit()
         counts.add(job.queue, state, +1)
+        metricEvents.note(.enqueued, queue: job.queue, handler: job.handler)
+        if state.isTerminal { metricEvents.note(.finished(state), queue: job.queue, handler: job.handler) }
         for tag in Set(job.tags) {
             try connection.run("enqueue", "INSERT INTO job_tags (job_id, tag) VALUES (?, ?)", [.int(id), .text(tag)])
         }

@@ -43,7 +43,10 @@ extension WriteTransaction {
             .optionalInt(event.target.isTerminal ? now.rawValue : nil),
             .int(id.rawValue), .int(Int64(attempt)),
         ], JobRow.decode)
-        if let job { try moved(job, from: .running) }
+        if let job {
+            metricEvents.note(.attemptFailed(failure.reason), queue: job.queue, handler: job.handler)
+            try moved(job, from: .running)
+        }
         return job
     }
 

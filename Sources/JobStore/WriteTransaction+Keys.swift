@@ -67,6 +67,10 @@ extension WriteTransaction {
     /// its key in, and a terminal job settles its dependents.
     func moved(_ job: Job, from old: JobState) throws(StoreError) {
         counts.move(job.queue, from: old, to: job.state)
+        if old == .running, let started = job.startedAt {
+            metricEvents.note(.attemptEnded(milliseconds: now.rawValue - started.rawValue), queue: job.queue, handler: job.handler)
+        }
+        if job.state.isTerminal && !old.isTerminal { metricEvents.note(.finished(job.state), queue: job.queue, handler: job.handler) }
         let releases = job.concurrencyKey != nil && (old == .queued || old == .running) && job.state != .queued && job.state != .running
         let settles = job.hasDependents && job.state.isTerminal
         guard releases || settles else { return }

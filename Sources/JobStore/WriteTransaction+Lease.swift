@@ -69,6 +69,7 @@ extension WriteTransaction {
                 ], JobRow.decode)
                 guard let job else { continue }
                 counts.move(job.queue, from: .queued, to: .running)
+                noteStarted(job)
                 slotsLeft[candidate.queue] = slots - 1
                 handlerStartsLeft[handler] = startable.map { $0 - 1 }
                 reserved.append(job)

@@ -26,13 +26,17 @@ final class WriteTransaction {
     var settledJobs: [Job] = []
     var unblocked = 0
     var keysReleased = 0
+    /// What `/metrics` counts, kept until COMMIT (the writer's reused buffer).
+    let metricEvents: MetricEventBuffer
 
-    init(connection: SQLiteConnection, now: Timestamp, leaseOwner: String, maxActiveJobs: Int, keyConcurrency: [String: Int] = [:]) {
+    init(connection: SQLiteConnection, now: Timestamp, leaseOwner: String, maxActiveJobs: Int, keyConcurrency: [String: Int] = [:],
+         metricEvents: MetricEventBuffer) {
         self.connection = connection
         self.now = now
         self.leaseOwner = leaseOwner
         self.maxActiveJobs = maxActiveJobs
         self.keyConcurrencyLimits = keyConcurrency
+        self.metricEvents = metricEvents
     }
 
     func keyConcurrency(_ handler: String) -> Int { keyConcurrencyLimits[handler] ?? 1 }
@@ -40,6 +44,7 @@ final class WriteTransaction {
     /// The request ran to its end: what it settled is kept.
     func requestSucceeded() {
         counts.requestSucceeded()
+        metricEvents.requestSucceeded()
         settled.cancelled += settledJobs
         settled.released += unblocked + keysReleased
         clearRequestSettled()
@@ -48,6 +53,7 @@ final class WriteTransaction {
     /// The request was rolled back: what it settled never happened.
     func requestRolledBack() {
         counts.requestRolledBack()
+        metricEvents.requestRolledBack()
         clearRequestSettled()
     }
 

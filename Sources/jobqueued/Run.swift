@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import JobCore
 import JobEngine
+import JobHTTP
 import JobRPC
 import JobServer
 import JobStore
@@ -57,6 +58,17 @@ struct Run: AsyncParsableCommand {
             throw exitConfig
         }
         engine.start()
+        let http: HTTPListener?
+        do {
+            http = try await startHTTP(config: config, engine: engine, service: service, server: server, logger: logger)
+        } catch {
+            FileHandle.standardError.write(Data("jobqueued: \(error)\n".utf8))
+            server.stopAccepting()
+            await engine.shutdown()
+            server.close()
+            store.close()
+            throw exitConfig
+        }
         let systemd = SystemdNotifier()
         systemd.ready(status: statusLine(engine))
         logger.notice("jobqueued started", metadata: [
@@ -80,6 +92,7 @@ struct Run: AsyncParsableCommand {
                 background.forEach { $0.cancel() }
                 server.stopAccepting()
                 await engine.shutdown()
+                await http?.stop()
                 server.close()
                 store.close()
                 logger.notice("jobqueued stopped")
@@ -131,6 +144,7 @@ struct Run: AsyncParsableCommand {
             var config = try ConfigLoader().load(path: file.path, mustExist: file.mustExist)
             if let workers { config.workers = workers }
             config.durability = engine.config.durability  // needs a restart
+            config.http = engine.config.http  // so does the listener
             engine.update(config)
             logger.notice("configuration reloaded", metadata: ["config": "\(file.path)"])
         } catch {
@@ -155,5 +169,28 @@ func openStore(path: String, durability: StoreOptions.Durability, logger: Logger
         FileHandle.standardError.write(Data("jobqueued: \(error.description)\n".utf8))
         if case .schemaTooNew = error { throw exitConfig }
         throw ExitCode.failure
+    }
+}
+
+extension Run {
+    /// The HTTP listener, when `http.listen` is set (OBSERVABILITY.md): the
+    /// token file made if missing, the dashboard's URL logged.
+    func startHTTP(config: DaemonConfig, engine: Engine, service: RPCService, server: RPCServer, logger: Logger) async throws -> HTTPListener? {
+        guard let address = config.http.listen else { return nil }
+        let tokenFile = config.http.tokenFile ?? AccessToken.defaultPath(database: paths.databasePath)
+        let token = try AccessToken.loadOrCreate(path: tokenFile)
+        if !address.isLoopback {
+            logger.warning("the HTTP listener is open to other machines: the token is all that guards it", metadata: ["listen": "\(address)"])
+        }
+        let listener = try await HTTPListener.start(
+            config.http, address: address, token: token, engine: engine, service: service, eventLoop: server.spareEventLoop,
+            connections: { server.openConnections }, version: JobqueueVersion.current, logger: logger)
+        service.listenerStarted(HTTPListenerInfo(url: listener.url, tokenFile: tokenFile))
+        if case .tcp = address {
+            logger.notice("dashboard", metadata: ["url": "\(listener.url)?token=\(token.value)"])
+        } else {
+            logger.notice("dashboard", metadata: ["url": "\(listener.url)"])
+        }
+        return listener
     }
 }

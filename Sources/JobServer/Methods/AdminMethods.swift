@@ -83,12 +83,22 @@ enum PingMethod: ImmediateRPCMethod {
 
     static func answer(_ params: JSONValue?, _ context: MethodContext) throws(RPCError) -> JSONWriter {
         _ = try NoParams(params)
+        let http = context.listener.value.withLock { $0 }
         var w = JSONWriter()
         w.object { o in
             o.member("version") { $0.string(context.version) }
             o.member("protocol") { $0.integer(1) }
             // The additions to version 1 served (PROTOCOL.md, ping).
-            o.member("features") { $0.array(["workers", "schedules", "dependencies", "limits"]) { w, feature in w.string(feature) } }
+            let features = ["workers", "schedules", "dependencies", "limits"] + (http == nil ? [] : ["http"])
+            o.member("features") { $0.array(features) { w, feature in w.string(feature) } }
+            if let http {
+                o.member("http") { w in
+                    w.object { o in
+                        o.member("url") { $0.string(http.url) }
+                        o.member("token_file") { $0.string(http.tokenFile) }
+                    }
+                }
+            }
         }
         return w
     }

@@ -55,13 +55,18 @@ enum ListMethod: RPCMethod {
 
     static func run(_ params: JSONValue?, _ context: MethodContext) async throws(RPCError) -> JSONWriter {
         let request = try ListParams(params)
-        let filter = ListFilter(queue: request.queue, state: request.state, handler: request.handler, tag: request.tag,
+        var filter = ListFilter(queue: request.queue, state: request.state, handler: request.handler, tag: request.tag,
                                 afterID: request.afterID, limit: request.limit)
+        filter.newestFirst = request.newestFirst
+        filter.beforeID = request.beforeID
         let page = try await storeCall { () async throws(StoreError) in try context.engine.store.list(filter) }
         var w = JSONWriter(capacity: 64 + page.jobs.count * 400)
         w.object { o in
             o.member("jobs") { $0.array(page.jobs) { w, job in JobJSON.write(job, to: &w, brief: true) } }
-            o.member("next_after_id") { w in if let next = page.nextAfterID { w.integer(next) } else { w.null() } }
+            // The cursor of the order asked for (`JobPage.nextAfterID` holds either).
+            o.member(request.newestFirst ? "next_before_id" : "next_after_id") { w in
+                if let next = page.nextAfterID { w.integer(next) } else { w.null() }
+            }
         }
         return w
     }
