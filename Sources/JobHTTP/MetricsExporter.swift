@@ -24,9 +24,14 @@ final class MetricsExporter: Sendable {
     private let sources: Sources
     private let registry = PrometheusCollectorRegistry()
     private let factory: PrometheusMetricsFactory
-    /// What each counter was given so far: a scrape adds the difference.
-    /// Scrapes are serialized by it too.
-    private let exported = Mutex<[String: Int]>([:])
+    /// What each counter was given so far (a scrape adds the difference),
+    /// and the queues the last scrape listed. Scrapes are serialized by it too.
+    private let exported = Mutex(Exported())
+
+    private struct Exported {
+        var counters: [String: Int] = [:]
+        var queues: Set<String> = []
+    }
 
     init(_ sources: Sources) {
         self.sources = sources
@@ -42,21 +47,23 @@ final class MetricsExporter: Sendable {
         }
     }
 
-    private func update(_ exported: inout [String: Int]) {
+    private func update(_ exported: inout Exported) {
         let engine = sources.engine
         let store = engine.store
         let now = engine.clock()
 
+        // swift-prometheus writes label values as given: escape them here.
+        func escaped(_ labels: [(String, String)]) -> [(String, String)] { labels.map { ($0.0, HistogramText.escape($0.1)) } }
         func count(_ name: String, _ labels: [(String, String)], _ total: Int) {
-            let key = name + labels.map { "|\($0.1)" }.joined()
-            let delta = total - (exported[key] ?? 0)
-            guard delta > 0 || exported[key] == nil else { return }
-            Counter(label: name, dimensions: labels, factory: factory).increment(by: max(delta, 0))
-            exported[key] = total
+            let key = ([name] + labels.map(\.1)).joined(separator: "\u{0}")
+            let delta = total - (exported.counters[key] ?? 0)
+            guard delta > 0 || exported.counters[key] == nil else { return }
+            Counter(label: name, dimensions: escaped(labels), factory: factory).increment(by: max(delta, 0))
+            exported.counters[key] = total
         }
         func gauge(_ name: String, _ value: Double) { gauge(name, [], value) }
         func gauge(_ name: String, _ labels: [(String, String)], _ value: Double) {
-            Gauge(label: name, dimensions: labels, factory: factory).record(value)
+            Gauge(label: name, dimensions: escaped(labels), factory: factory).record(value)
         }
 
         for pair in store.metrics.pairs() {
@@ -71,18 +78,25 @@ final class MetricsExporter: Sendable {
         count("jobqueue_commits_total", [], store.metrics.commits)
 
         if let stats = try? engine.stats() {
-            for (queue, queueStats) in stats.queues {
+            let oldest = (try? store.oldestDue(now: now)) ?? [:]
+            let queues = QueueLabels(stats.queues, oldest: oldest)
+            for queue in queues.names {
                 for state in JobState.allCases {
-                    gauge("jobqueue_jobs", [("queue", queue), ("state", state.rawValue)], Double(queueStats.counts[state] ?? 0))
+                    gauge("jobqueue_jobs", [("queue", queue), ("state", state.rawValue)], Double(queues.counts[queue]?[state] ?? 0))
                 }
+                let age = queues.oldest[queue].map { Double(max(now.rawValue - $0.rawValue, 0)) / 1000 } ?? 0
+                gauge("jobqueue_queue_oldest_due_seconds", [("queue", queue)], age)
+                gauge("jobqueue_queue_paused", [("queue", queue)], queues.paused.contains(queue) ? 1 : 0)
             }
+            // A queue gone from the store (its last job pruned) reads 0, not its last value.
+            for gone in exported.queues.subtracting(queues.names) {
+                for state in JobState.allCases { gauge("jobqueue_jobs", [("queue", gone), ("state", state.rawValue)], 0) }
+                gauge("jobqueue_queue_oldest_due_seconds", [("queue", gone)], 0)
+                gauge("jobqueue_queue_paused", [("queue", gone)], 0)
+            }
+            exported.queues = queues.names
             gauge("jobqueue_workers_busy", Double(stats.busy))
             gauge("jobqueue_workers", Double(stats.workers))
-            let oldest = (try? store.oldestDue(now: now)) ?? [:]
-            for queue in Set(stats.queues.keys).union(oldest.keys) {
-                let age = oldest[queue].map { Double(max(now.rawValue - $0.rawValue, 0)) / 1000 } ?? 0
-                gauge("jobqueue_queue_oldest_due_seconds", [("queue", queue)], age)
-            }
         }
         gauge("jobqueue_connections", Double(sources.connections()))
         let path = store.options.path
@@ -106,6 +120,30 @@ final class MetricsExporter: Sendable {
     private static func fileSize(_ path: String) -> Int64 {
         var info = stat()
         return stat(path, &info) == 0 ? Int64(info.st_size) : 0
+    }
+}
+
+/// The queues `jobqueue_jobs` lists: at most `StoreMetrics.maxPairs` by
+/// name, the rest summed under `_other` (queue names come from clients).
+struct QueueLabels {
+    var names: Set<String> = []
+    var counts: [String: [JobState: Int]] = [:]
+    var oldest: [String: Timestamp] = [:]
+    var paused: Set<String> = []
+
+    init(_ stats: [String: QueueStats], oldest due: [String: Timestamp]) {
+        let kept = Set(stats.keys.sorted().prefix(StoreMetrics.maxPairs))
+        for (queue, queueStats) in stats {
+            let name = kept.contains(queue) ? queue : StoreMetrics.overflowLabel
+            names.insert(name)
+            counts[name, default: [:]].merge(queueStats.counts, uniquingKeysWith: +)
+            if queueStats.paused { paused.insert(name) }
+        }
+        for (queue, at) in due {
+            let name = kept.contains(queue) ? queue : StoreMetrics.overflowLabel
+            names.insert(name)
+            oldest[name] = min(oldest[name] ?? at, at)
+        }
     }
 }
 

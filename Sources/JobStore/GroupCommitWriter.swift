@@ -243,12 +243,13 @@ final class GroupCommitWriter: @unchecked Sendable {
         let tookNanos = DispatchTime.now().uptimeNanoseconds - began
         let took = Double(tookNanos)
         averageCommitNanos += (took - averageCommitNanos) / 8
-        metrics.recordCommit(nanos: tookNanos, writes: batch.count)
-        metrics.record(metricEvents.committed, at: transaction.now)
         commits.add(1, ordering: .relaxed)
         writes.add(batch.count, ordering: .relaxed)
         if transaction.enqueued > 0 { Failpoint.afterCommit.hit() }
         batch.forEach { $0.answer() }
+        // Counted after the answers: no caller waits for the counting.
+        metrics.recordCommit(nanos: tookNanos, writes: batch.count)
+        metrics.record(metricEvents.committed, at: transaction.now)
         if !transaction.settled.isEmpty { onSettled?(transaction.settled) }
     }
 

@@ -45,7 +45,7 @@ extension WriteTransaction {
         ], JobRow.decode)
         if let job {
             metricEvents.note(.attemptFailed(failure.reason), queue: job.queue, handler: job.handler)
-            try moved(job, from: .running)
+            try moved(job, from: .running, attemptRan: failure.reason != .interrupted)
         }
         return job
     }

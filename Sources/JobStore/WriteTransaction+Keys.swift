@@ -65,9 +65,11 @@ extension WriteTransaction {
     /// A job changed state from `old` (counted in `job_counts`); keys and
     /// dependents follow: a keyed job that stops running lets the next of
     /// its key in, and a terminal job settles its dependents.
-    func moved(_ job: Job, from old: JobState) throws(StoreError) {
+    /// `attemptRan`: false for an attempt the daemon's stop cut short (its
+    /// "duration" would be the downtime, not the job's).
+    func moved(_ job: Job, from old: JobState, attemptRan: Bool = true) throws(StoreError) {
         counts.move(job.queue, from: old, to: job.state)
-        if old == .running, let started = job.startedAt {
+        if old == .running, attemptRan, let started = job.startedAt {
             metricEvents.note(.attemptEnded(milliseconds: now.rawValue - started.rawValue), queue: job.queue, handler: job.handler)
         }
         if job.state.isTerminal && !old.isTerminal { metricEvents.note(.finished(job.state), queue: job.queue, handler: job.handler) }

@@ -21,7 +21,7 @@ struct Jobctl: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [Enqueue.self, Exec.self, Status.self, Wait.self, List.self, Cancel.self, Retry.self,
-                      Pause.self, Resume.self, Stats.self, Workers.self, Schedules.self, Schedule.self, Ping.self]
+                      Pause.self, Resume.self, Stats.self, Top.self, Dashboard.self, Workers.self, Schedules.self, Schedule.self, Ping.self]
     )
 }
 

@@ -33,12 +33,26 @@ private func setPaused(_ queue: String, method: String) async throws {
 
 struct Stats: JobctlCommand {
     static let configuration = CommandConfiguration(abstract: "Jobs per queue and state, workers, version, uptime.",
-                                                    discussion: "Example: jobctl stats --json")
+                                                    discussion: "Examples: jobctl stats --json; jobctl stats --watch")
+
+    @Flag(help: "Print the table again every second, each time under a line with the time (plain text, for a log or a pipe).")
+    var watch = false
+
+    @Option(help: .hidden)
+    var times: Int?
 
     func perform() async throws {
         let client = try await connect()
         defer { client.close() }
-        try await printStats(client)
+        guard watch else { return try await printStats(client) }
+        var printed = 0
+        while times.map({ printed < $0 }) ?? true {
+            if printed > 0 { try? await Task.sleep(for: .seconds(1)) }
+            if !globals.json { print("-- \(Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000)).rfc3339)") }
+            try await printStats(client)
+            fflush(nil)  // every line out now: a pipe sees each table as it comes
+            printed += 1
+        }
     }
 }
 

@@ -18,19 +18,14 @@
 
   // ---------------------------------------------------------------- DOM helpers
 
-  /** An element with attributes ("text" sets textContent, "on…" adds a listener) and children. */
-  function h(tag, attrs, ...children) {
-    return build(document.createElement(tag), attrs, children);
-  }
+  /** An element with attributes ("text" sets textContent; null and false leave one out) and children. */
+  const h = (tag, attrs, ...children) => build(document.createElement(tag), attrs, children);
   /** The same for SVG, which needs its namespace. */
-  function s(tag, attrs, ...children) {
-    return build(document.createElementNS('http://www.w3.org/2000/svg', tag), attrs, children);
-  }
+  const s = (tag, attrs, ...children) => build(document.createElementNS('http://www.w3.org/2000/svg', tag), attrs, children);
   function build(node, attrs, children) {
     for (const [key, value] of Object.entries(attrs || {})) {
       if (value === null || value === undefined || value === false) continue;
       if (key === 'text') node.textContent = String(value);
-      else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
       else node.setAttribute(key === 'className' ? 'class' : key, value === true ? '' : String(value));
     }
     // append() turns strings into text nodes: never parsed as markup.
@@ -50,37 +45,25 @@
     container.replaceChildren(...[render(data)].flat().filter(Boolean));
   }
 
-  function panel(title, ...children) {
-    return h('section', { className: 'panel' }, title ? h('h2', { text: title }) : null, ...children);
-  }
-  function tableWrap(head, rows, attrs) {
+  const panel = (title, ...children) => h('section', { className: 'panel' }, title ? h('h2', { text: title }) : null, ...children);
+  /** A table in a box that scrolls sideways on a narrow screen; `numeric` names the right-aligned columns. */
+  function tableWrap(head, rows, attrs, numeric = []) {
+    const th = (label) => h('th', { scope: 'col', className: numeric.includes(label) ? 'num' : null, text: label });
     return h('div', { className: 'table-wrap' },
-      h('table', attrs, h('thead', {}, h('tr', {}, head.map((label) => h('th', { scope: 'col', text: label })))),
+      h('table', attrs, h('thead', {}, h('tr', {}, head.map(th))),
         h('tbody', {}, rows)));
   }
-  function empty(text) {
-    return h('p', { className: 'empty', text });
-  }
-  function badge(state) {
-    const known = STATES.includes(state) ? state : 'other';
-    return h('span', { className: `badge state-${known}`, 'data-state': state, text: state });
-  }
-  function link(href, text, attrs) {
-    return h('a', { href, ...attrs }, text);
-  }
-  function code(text) {
-    return h('code', { text });
-  }
-  function dash() {
-    return h('span', { className: 'muted', text: '—' });
-  }
+  const empty = (text) => h('p', { className: 'empty', text });
+  const stateClass = (state) => `state-${STATES.includes(state) ? state : 'other'}`;
+  const badge = (state) => h('span', { className: `badge ${stateClass(state)}`, 'data-state': state, text: state });
+  const link = (href, text, attrs) => h('a', { href, ...attrs }, text);
+  const code = (text) => h('code', { text });
+  const dash = () => h('span', { className: 'muted', text: '—' });
 
   // ----------------------------------------------------------------- formatting
 
   /** 1234567 as "1,234,567", the same in every locale (the browser test reads it). */
-  function fmtInt(n) {
-    return String(Math.trunc(Number(n) || 0)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-  }
+  const fmtInt = (n) => String(Math.trunc(Number(n) || 0)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
   /** 850 ms, 2.50 s, 4m 5s, 2h 10m, 3d 4h: two units at most, as an operator reads them. */
   function fmtDuration(ms) {
     if (!Number.isFinite(ms)) return '—';
@@ -106,22 +89,13 @@
     return diff >= 0 ? `${text} ago` : `in ${text}`;
   }
   /** A time shown relative ("3m ago"); kept current by refreshTimes(). */
-  function timeAgo(iso) {
-    if (!iso) return dash();
-    return h('time', { datetime: iso, 'data-relative': '', title: new Date(iso).toLocaleString(), text: relative(iso) });
-  }
+  const timeAgo = (iso) => (iso ? h('time', { datetime: iso, 'data-relative': '', title: new Date(iso).toLocaleString(), text: relative(iso) }) : dash());
   /** A time as the daemon sent it (UTC, RFC 3339), with the relative time beside it. */
-  function timeFull(iso) {
-    if (!iso) return dash();
-    return h('span', { className: 'time-full' }, code(iso), ' ', timeAgo(iso));
-  }
+  const timeFull = (iso) => (iso ? h('span', { className: 'time-full' }, code(iso), ' ', timeAgo(iso)) : dash());
   function refreshTimes() {
     for (const node of document.querySelectorAll('time[data-relative]')) node.textContent = relative(node.dateTime);
   }
-  function hhmm(iso) {
-    const d = new Date(iso);
-    return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
-  }
+  const hhmm = (iso) => new Date(iso).toTimeString().slice(0, 5); // local "10:05"
   /** JSON pretty-printed in a <pre>; with rawString, a string as its own text (a result may be plain output). */
   function jsonBlock(value, attrs, rawString) {
     const raw = rawString && typeof value === 'string';
@@ -151,8 +125,7 @@
       init.headers['X-CSRF-Token'] = csrfToken;
       init.body = '{}';
     }
-    let response;
-    let text;
+    let response, text;
     try {
       response = await fetch(`/api/v1${path}`, init);
       text = await response.text();
@@ -165,7 +138,7 @@
       signal?.removeEventListener('abort', abort);
     }
     let body = null;
-    try { body = text ? JSON.parse(text) : null; } catch { body = null; }
+    try { body = JSON.parse(text); } catch { /* not JSON: said below */ }
     if (!response.ok) {
       const message = body?.error?.message || `${method} ${path}: HTTP ${response.status} ${response.statusText}`;
       const hint = response.status === 401 ? ' — open the URL that `jobctl dashboard` prints to log in again' : '';
@@ -195,21 +168,14 @@
   let bannerSource = null; // 'poll' clears itself on the next good poll; 'action' stays until dismissed
 
   function showError(message, source) {
-    bannerSource = source;
-    bannerText.textContent = message;
-    bannerEl.hidden = false;
+    [bannerSource, bannerText.textContent, bannerEl.hidden] = [source, message, false];
   }
   function clearError(source) {
-    if (source && bannerSource !== source) return;
-    bannerSource = null;
-    bannerEl.hidden = true;
+    if (!source || bannerSource === source) [bannerSource, bannerEl.hidden] = [null, true];
   }
   document.getElementById('error-dismiss').addEventListener('click', () => clearError());
 
-  function setLive(state, text) {
-    liveEl.dataset.live = state;
-    liveEl.textContent = text;
-  }
+  const setLive = (state, text) => { [liveEl.dataset.live, liveEl.textContent] = [state, text]; };
 
   /** A POST from a button: disabled while it runs, its error in the banner. */
   async function runAction(button, call) {
@@ -249,9 +215,7 @@
     const text = query.toString();
     return `#${path}${text ? `?${text}` : ''}`;
   }
-  function jobsHref(params) {
-    return hashFor('/jobs', params);
-  }
+  const jobsHref = (params) => hashFor('/jobs', params);
 
   // ---------------------------------------------------------------- overview
 
@@ -259,21 +223,14 @@
     return Object.values(queues).reduce((total, q) => total + states.reduce((n, st) => n + (Number(q[st]) || 0), 0), 0);
   }
   /** The state columns: the known ones, then any other count the daemon sends. */
-  function stateColumns(queues) {
-    const extra = new Set();
-    for (const q of Object.values(queues)) {
-      for (const [key, value] of Object.entries(q)) if (typeof value === 'number' && key !== 'concurrency' && !STATES.includes(key)) extra.add(key);
-    }
-    return [...STATES, ...[...extra].sort()];
-  }
+  const stateColumns = (queues) => [...new Set([...STATES, ...Object.values(queues)
+    .flatMap((q) => Object.keys(q).filter((key) => typeof q[key] === 'number' && key !== 'concurrency')).sort()])];
   function countCell(queue, state, n) {
     const value = Number(n) || 0;
     const content = value > 0 ? link(jobsHref({ queue, state }), fmtInt(value)) : h('span', { className: 'muted', text: '0' });
     return h('td', { className: `num count-${state}`, 'data-state-count': state, 'data-count': value }, content);
   }
-  function pausedBadge(paused) {
-    return h('span', { className: paused ? 'badge flag-paused' : 'badge flag-active', text: paused ? 'paused' : 'active' });
-  }
+  const pausedBadge = (paused) => h('span', { className: paused ? 'badge flag-paused' : 'badge flag-active', text: paused ? 'paused' : 'active' });
   function queueTable(queues) {
     const names = Object.keys(queues).sort();
     if (names.length === 0) return empty('No queues yet.');
@@ -283,12 +240,10 @@
       columns.map((st) => countCell(name, st, queues[name][st])),
       h('td', { 'data-field': 'paused' }, pausedBadge(queues[name].paused)),
       h('td', { className: 'num', 'data-field': 'concurrency', text: queues[name].concurrency ?? '—' })));
-    return tableWrap(['queue', ...columns, 'status', 'concurrency'], rows, { className: 'counts', id: 'queue-table' });
+    return tableWrap(['queue', ...columns, 'status', 'concurrency'], rows, { className: 'counts', id: 'queue-table' }, [...columns, 'concurrency']);
   }
-  function card(id, label, value, detail) {
-    return h('div', { className: 'card', id }, h('div', { className: 'card-label', text: label }),
-      h('div', { className: 'card-value' }, value), detail ? h('div', { className: 'card-detail' }, detail) : null);
-  }
+  const card = (id, label, value, detail) => h('div', { className: 'card', id }, h('div', { className: 'card-label', text: label }),
+    h('div', { className: 'card-value' }, value), detail ? h('div', { className: 'card-detail' }, detail) : null);
   function overviewCards(stats) {
     const queues = stats.queues || {};
     const busy = Number(stats.workers?.busy) || 0;
@@ -495,8 +450,9 @@
         nextCursor = (params.order === 'id' ? answer.next_after_id : answer.next_before_id) ?? null;
         next.disabled = nextCursor === null;
         prev.disabled = !params[cursorKey()];
-        const page = earlier.length + (params[cursorKey()] && earlier.length === 0 ? 2 : 1);
-        summary.textContent = jobs.length === 0 ? 'no jobs' : `${jobs.length} job${jobs.length === 1 ? '' : 's'}, ids ${jobs[0].id}–${jobs[jobs.length - 1].id} · page ${page}`;
+        // The page number is known only when this page was reached with Next from the first.
+        const page = !params[cursorKey()] || earlier.length ? ` · page ${earlier.length + 1}` : '';
+        summary.textContent = jobs.length === 0 ? 'no jobs' : `${jobs.length} job${jobs.length === 1 ? '' : 's'}, ids ${jobs[0].id}–${jobs[jobs.length - 1].id}${page}`;
         renderIfChanged(list, jobs, () => (jobs.length === 0 ? empty('No jobs match these filters.')
           : tableWrap(['id', 'state', 'queue', 'handler', 'attempts', 'tags', 'created', 'last change', 'error'], jobs.map(row), { className: 'jobs', id: 'job-table' })));
       },
@@ -567,7 +523,7 @@
   function jobSections(job) {
     const history = job.errors || [];
     // Two columns on a wide screen: what the job is, beside what it carried and produced.
-    return [h('div', { className: 'job-col' }, panel('Fields', fieldList(job)), leaseSection(job)), h('div', { className: 'job-col' },
+    return [h('div', { className: 'job-col' }, panel('Fields', fieldList(job))), h('div', { className: 'job-col' }, leaseSection(job),
       panel('Payload', jsonBlock(job.payload ?? null, { id: 'job-payload' })),
       panel(job.result_truncated ? 'Result (truncated)' : 'Result', job.result === null || job.result === undefined
         ? empty(job.finished_at ? 'No result.' : 'No result yet.') : jsonBlock(job.result, { id: 'job-result' }, true)),
@@ -603,7 +559,7 @@
         state.textContent = job.state;
         state.hidden = false;
         state.dataset.state = job.state;
-        state.className = `badge badge-large state-${STATES.includes(job.state) ? job.state : 'other'}`;
+        state.className = `badge badge-large ${stateClass(job.state)}`;
         actions.replaceChildren(...[CANCELLABLE.has(job.state) ? cancel : null, RETRYABLE.has(job.state) ? retry : null].filter(Boolean));
       }
       summary.textContent = summaryLine(job);
@@ -642,7 +598,7 @@
       return tableWrap(['queue', 'status', 'concurrency', ...shown, ''], names.map((name) => h('tr', { 'data-testid': 'queue-row', 'data-queue': name },
         h('th', { scope: 'row' }, link(jobsHref({ queue: name }), name)), h('td', {}, pausedBadge(queues[name].paused)),
         h('td', { className: 'num', text: queues[name].concurrency ?? '—' }), shown.map((st) => countCell(name, st, queues[name][st])),
-        h('td', { className: 'cell-actions' }, toggle(name, Boolean(queues[name].paused))))), { id: 'queue-table' });
+        h('td', { className: 'cell-actions' }, toggle(name, Boolean(queues[name].paused))))), { id: 'queue-table' }, ['concurrency', ...shown]);
     };
     const root = h('div', {}, h('h1', { text: 'Queues' }),
       h('p', { className: 'hint', text: 'A paused queue keeps accepting jobs and starts none; running jobs finish. A pause survives a restart of the daemon.' }),
@@ -660,9 +616,7 @@
 
   // --------------------------------------------------------------- schedules
 
-  function notServed(feature) {
-    return features && !features.has(feature) ? empty(`This daemon does not serve ${feature} (ping does not list "${feature}").`) : null;
-  }
+  const notServed = (feature) => (features && !features.has(feature) ? empty(`This daemon does not serve ${feature} (ping does not list "${feature}").`) : null);
 
   function schedulesView() {
     const box = h('div', { id: 'schedules' });
@@ -689,7 +643,7 @@
           h('td', { className: 'cell-actions' },
             actionButton(entry.paused ? 'Resume' : 'Pause', { 'data-action': entry.paused ? 'resume' : 'pause', 'data-schedule': entry.name }, call(entry.name, entry.paused ? 'resume' : 'pause')),
             actionButton('Run now', { 'data-action': 'trigger', 'data-schedule': entry.name }, call(entry.name, 'trigger'))))),
-        { id: 'schedule-table' }));
+        { id: 'schedule-table' }, ['skipped']));
     return {
       root: h('div', {}, h('h1', { text: 'Schedules' }), notServed('schedules'), notice, panel(null, box)), title: 'Schedules',
       async refresh(signal) {
@@ -704,31 +658,23 @@
   function workersView() {
     const daemon = h('div', { className: 'cards', id: 'worker-cards' });
     const external = h('div', { id: 'workers' });
-    const leases = h('div', { id: 'leases' });
     const workerTable = (list) => (list.length === 0 ? empty('No external worker is connected.')
       : tableWrap(['name', 'pid', 'uid', 'gid', 'jobs held', 'last heartbeat', 'connected'], list.map((w) => h('tr', { 'data-testid': 'worker-row' },
         h('th', { scope: 'row' }, w.name ? code(w.name) : dash()), h('td', { className: 'num', text: w.pid ?? '' }),
         h('td', { className: 'num', text: w.uid ?? '' }), h('td', { className: 'num', text: w.gid ?? '' }),
-        h('td', { className: 'num', text: fmtInt(w.jobs_held) }), h('td', {}, timeAgo(w.last_heartbeat_at)), h('td', {}, timeAgo(w.connected_at))))));
-    const leaseTable = (jobs) => (jobs.length === 0 ? empty('No running job is held by an external worker.')
-      : tableWrap(['job', 'handler', 'queue', 'worker', 'lease expires', 'started'], jobs.map((job) => h('tr', {},
-        h('td', {}, link(`#/jobs/${job.id}`, `#${job.id}`)), h('td', { text: job.handler }), h('td', { text: job.queue }),
-        h('td', {}, code(String(job.lease?.worker ?? job.worker ?? '—'))), h('td', {}, timeAgo(job.lease?.expires_at ?? job.lease_expires_at)),
-        h('td', {}, timeAgo(job.started_at))))));
+        h('td', { className: 'num', text: fmtInt(w.jobs_held) }), h('td', {}, timeAgo(w.last_heartbeat_at)), h('td', {}, timeAgo(w.connected_at)))), {}, ['pid', 'uid', 'gid', 'jobs held']));
     return {
-      root: h('div', {}, h('h1', { text: 'Workers' }), notServed('workers'), daemon, panel('External workers', external), panel('Leases of running jobs', leases)),
+      root: h('div', {}, h('h1', { text: 'Workers' }), notServed('workers'), daemon, panel('External workers', external)),
       title: 'Workers',
       refresh: (signal) => all([
         ['/stats', (stats) => daemon.replaceChildren(overviewCards(stats)[0])],
         ['/workers', (answer) => renderIfChanged(external, answer.workers || [], workerTable)],
-        ['/jobs?state=running&limit=1000', (answer) => renderIfChanged(leases, (answer.jobs || []).filter((j) => j.lease || j.worker), leaseTable)],
       ], signal),
     };
   }
 
-  function notFoundView() {
-    return { root: h('div', {}, h('h1', { text: 'No such page' }), h('p', {}, link('#/', 'Back to the overview'))), title: 'Not found', refresh: async () => {} };
-  }
+  const notFoundView = () => ({ root: h('div', {}, h('h1', { text: 'No such page' }), h('p', {}, link('#/', 'Back to the overview'))),
+    title: 'Not found', refresh: async () => {} });
 
   // --------------------------------------------------------- the controller
 
@@ -793,10 +739,10 @@
     // A tick while a request is still out is skipped, not queued.
     timer = setInterval(() => { if (!inFlight && !document.hidden) refresh(); }, POLL_MS);
   }
+  // No polling while the tab is hidden; back at once when it shows again.
   document.addEventListener('visibilitychange', () => {
     if (document.hidden) {
       clearInterval(timer);
-      timer = null;
       setLive('paused', 'paused while hidden');
     } else {
       refresh();
