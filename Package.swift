@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // The system libsqlite3 (Debian: libsqlite3-dev), never a vendored copy.
@@ -45,6 +46,8 @@ let package = Package(
             dependencies: [
                 "JobCore", "JobStore", "CSpawn",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict
@@ -68,6 +71,7 @@ let package = Package(
                 "JobCore", "JobStore", "JobEngine", "JobServer", "JobRPC",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -80,6 +84,7 @@ let package = Package(
                 .embedInCode("Dashboard/index.html"),
                 .embedInCode("Dashboard/app.css"),
                 .embedInCode("Dashboard/app.js"),
+                .embedInCode("Dashboard/views.js"),
             ],
             swiftSettings: strict
         ),

@@ -3,6 +3,7 @@
 //
 //   LoadGenerator --daemon .build/release/jobqueued [--quick] [--runs N] [--floor FILE] [--no-scale]
 //                 [--only W1,W1-paused,W2,W2-paused,batch,W3,W4,W5,W7,scale] [--python-package DIR]
+//                 [--http | --http-abuse]   (HTTPLoad.swift: the listener on, scraped every second)
 //
 // W7 runs Benchmarks/w7-worker.py (the Python package's Worker) as 4
 // processes; --python-package names the package's folder (clients/python).
@@ -58,6 +59,7 @@ final class DaemonUnderTest {
               ext: { external: true, queue: ext, lease: 60s }
             limits:
               max_connections: 4096
+            \(httpOn ? "http: {listen: \"127.0.0.1:0\"}" : "")
             """.write(toFile: folder + "/config.yaml", atomically: true, encoding: .utf8)
     }
 
@@ -149,6 +151,8 @@ func runWorkloads() throws -> [Figure] {
     try daemon.start()
     let client = try SocketClient(path: daemon.socket)
     let pid = daemon.process!.processIdentifier
+    let http = httpOn ? try HTTPLoad(socket: daemon.socket) : nil
+    defer { http?.stop() }
 
     // W1 and W2 twice: with the 4 workers running the jobs as they come
     // (enqueues and the jobs' claims and ends share the writer), and with
@@ -326,7 +330,8 @@ for run in 0..<runCount {
     all.append(try runWorkloads())
 }
 
-print("jobqueue load generator (\(quick ? "quick, " : "")durability full, workers 4, median of \(runCount) run\(runCount == 1 ? "" : "s"))")
+let httpNote = httpAbuse ? ", HTTP on with 200 idle connections, a slowloris and /metrics each second" : httpOn ? ", HTTP on, /metrics each second" : ""
+print("jobqueue load generator (\(quick ? "quick, " : "")durability full, workers 4\(httpNote), median of \(runCount) run\(runCount == 1 ? "" : "s"))")
 let names = all[0].map(\.name)
 let width = names.map(\.count).max() ?? 0
 for name in names {

@@ -17,6 +17,9 @@ struct DashboardRoutes {
         router.get("assets/app.js") { _, _ in
             HTTPAnswer.bytesResponse(PackageResources.app_js, contentType: "text/javascript; charset=utf-8", cache: "no-cache")
         }
+        router.get("assets/views.js") { _, _ in
+            HTTPAnswer.bytesResponse(PackageResources.views_js, contentType: "text/javascript; charset=utf-8", cache: "no-cache")
+        }
     }
 
     /// The page. `?token=` (once, from the URL the daemon logs) sets the

@@ -5,6 +5,7 @@ import JobEngine
 import JobServer
 import Logging
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 
 /// The HTTP listener (OBSERVABILITY.md): `/metrics`, the dashboard and
@@ -16,6 +17,7 @@ public final class HTTPListener: Sendable {
     /// What a browser or Prometheus is given: `http://127.0.0.1:8440/` (the
     /// port bound when the config said 0), or `unix:/path`.
     public let url: String
+    private let services: ServiceGroup
     private let task: Task<Void, any Error>
 
     /// Most connections at once: past it, new ones wait in the backlog
@@ -26,8 +28,9 @@ public final class HTTPListener: Sendable {
         public var description: String
     }
 
-    private init(url: String, task: Task<Void, any Error>) {
+    private init(url: String, services: ServiceGroup, task: Task<Void, any Error>) {
         self.url = url
+        self.services = services
         self.task = task
     }
 
@@ -71,9 +74,11 @@ public final class HTTPListener: Sendable {
             eventLoopGroupProvider: .shared(eventLoop),
             logger: logger
         )
+        // The daemon's own signal handling decides when to stop: no signals here.
+        let services = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
         let task = Task {
             do {
-                try await app.run()
+                try await services.run()
             } catch {
                 bound.resume(.failure(error))
                 throw error
@@ -96,12 +101,12 @@ public final class HTTPListener: Sendable {
             let shown = host.contains(":") ? "[\(host)]" : host
             url = "http://\(shown):\(local?.port ?? port)/"
         }
-        return HTTPListener(url: url, task: task)
+        return HTTPListener(url: url, services: services, task: task)
     }
 
-    /// Stops serving: open connections are closed.
+    /// Stops serving: requests under way are answered, then connections close.
     public func stop() async {
-        task.cancel()
+        await services.triggerGracefulShutdown()
         _ = await task.result
     }
 }

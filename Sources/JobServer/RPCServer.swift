@@ -11,9 +11,7 @@ public final class RPCServer: @unchecked Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let serverChannel: any Channel
     private let connections: ConnectionRegistry
-    /// The group's other event loop, which the socket never uses: the HTTP
-    /// listener's (OBSERVABILITY.md: HTTP never delays the socket).
-    public let spareEventLoop: any EventLoop
+    private let spareEventLoop: any EventLoop
 
     private init(path: String, ownsSocketFile: Bool, group: MultiThreadedEventLoopGroup, serverChannel: any Channel,
                  connections: ConnectionRegistry, spareEventLoop: any EventLoop) {
@@ -34,8 +32,20 @@ public final class RPCServer: @unchecked Sendable {
 
     /// Binds `path` (after `SocketPath.prepare`), or takes over the
     /// listening socket systemd passed (`listeningSocket`), and starts accepting.
+    /// The daemon's event loops: the socket's, and a spare one for the HTTP
+    /// listener (OBSERVABILITY.md: HTTP never delays the socket). `start`
+    /// takes them, and `close` shuts them down.
+    public static func makeEventLoops() -> MultiThreadedEventLoopGroup {
+        MultiThreadedEventLoopGroup(numberOfThreads: 2)
+    }
+
+    /// The event loop of `group` that the socket leaves to the HTTP listener.
+    public static func spareEventLoop(of group: MultiThreadedEventLoopGroup) -> any EventLoop {
+        Array(group.makeIterator())[1]
+    }
+
     public static func start(path: String, listeningSocket: Int32? = nil, service: RPCService, engine: Engine,
-                             logger: Logger) throws(StartError) -> RPCServer {
+                             group: MultiThreadedEventLoopGroup, logger: Logger) throws(StartError) -> RPCServer {
         let config = engine.config
         if listeningSocket == nil {
             do {
@@ -44,9 +54,7 @@ public final class RPCServer: @unchecked Sendable {
                 throw StartError(description: error.description)
             }
         }
-        // Two loops: the socket's (every RPC connection, as always), and a
-        // spare one for the HTTP listener.
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        // Every RPC connection on the first loop, as always; the second is the spare one.
         let loops = Array(group.makeIterator())
         let connections = ConnectionRegistry(engine: engine)
         let bootstrap = ServerBootstrap(group: loops[0])

@@ -7,6 +7,8 @@ import JobRPC
 import JobServer
 import JobStore
 import Logging
+import NIOCore
+import Synchronization
 import SystemdSupport
 
 /// Runs the daemon (the default command).
@@ -42,12 +44,27 @@ struct Run: AsyncParsableCommand {
         _ = try await engine.recoverInterruptedJobs()
         try await engine.loadSchedules()
         let service = RPCService(engine: engine, version: JobqueueVersion.current, logger: logger)
+        let eventLoops = RPCServer.makeEventLoops()
+        // The HTTP listener first, so that `ping` tells it as soon as the socket answers.
+        let connections = ConnectionCount()
+        let http: HTTPListener?
+        do {
+            http = try await startHTTP(config: config, engine: engine, service: service,
+                                       eventLoop: RPCServer.spareEventLoop(of: eventLoops), connections: connections, logger: logger)
+        } catch {
+            FileHandle.standardError.write(Data("jobqueued: \(error)\n".utf8))
+            try? await eventLoops.shutdownGracefully()
+            store.close()
+            throw exitConfig
+        }
         let server: RPCServer
         var listenPath = socketPath
         do {
             let activated = try ListenFDs.take()  // systemd socket activation
             if let activated { listenPath = ListenFDs.path(of: activated) ?? socketPath }
-            server = try RPCServer.start(path: listenPath, listeningSocket: activated, service: service, engine: engine, logger: logger)
+            server = try RPCServer.start(path: listenPath, listeningSocket: activated, service: service, engine: engine,
+                                         group: eventLoops, logger: logger)
+            connections.server.withLock { $0 = server }
         } catch let error as ListenFDs.Problem {
             FileHandle.standardError.write(Data("jobqueued: \(error.description)\n".utf8))
             store.close()
@@ -58,17 +75,6 @@ struct Run: AsyncParsableCommand {
             throw exitConfig
         }
         engine.start()
-        let http: HTTPListener?
-        do {
-            http = try await startHTTP(config: config, engine: engine, service: service, server: server, logger: logger)
-        } catch {
-            FileHandle.standardError.write(Data("jobqueued: \(error)\n".utf8))
-            server.stopAccepting()
-            await engine.shutdown()
-            server.close()
-            store.close()
-            throw exitConfig
-        }
         let systemd = SystemdNotifier()
         systemd.ready(status: statusLine(engine))
         logger.notice("jobqueued started", metadata: [
@@ -175,7 +181,8 @@ func openStore(path: String, durability: StoreOptions.Durability, logger: Logger
 extension Run {
     /// The HTTP listener, when `http.listen` is set (OBSERVABILITY.md): the
     /// token file made if missing, the dashboard's URL logged.
-    func startHTTP(config: DaemonConfig, engine: Engine, service: RPCService, server: RPCServer, logger: Logger) async throws -> HTTPListener? {
+    func startHTTP(config: DaemonConfig, engine: Engine, service: RPCService, eventLoop: any EventLoop,
+                   connections: ConnectionCount, logger: Logger) async throws -> HTTPListener? {
         guard let address = config.http.listen else { return nil }
         let tokenFile = config.http.tokenFile ?? AccessToken.defaultPath(database: paths.databasePath)
         let token = try AccessToken.loadOrCreate(path: tokenFile)
@@ -183,8 +190,8 @@ extension Run {
             logger.warning("the HTTP listener is open to other machines: the token is all that guards it", metadata: ["listen": "\(address)"])
         }
         let listener = try await HTTPListener.start(
-            config.http, address: address, token: token, engine: engine, service: service, eventLoop: server.spareEventLoop,
-            connections: { server.openConnections }, version: JobqueueVersion.current, logger: logger)
+            config.http, address: address, token: token, engine: engine, service: service, eventLoop: eventLoop,
+            connections: { connections.server.withLock { $0?.openConnections ?? 0 } }, version: JobqueueVersion.current, logger: logger)
         service.listenerStarted(HTTPListenerInfo(url: listener.url, tokenFile: tokenFile))
         if case .tcp = address {
             logger.notice("dashboard", metadata: ["url": "\(listener.url)?token=\(token.value)"])
@@ -193,4 +200,10 @@ extension Run {
         }
         return listener
     }
+}
+
+/// The RPC server once it exists (the HTTP listener starts before it and
+/// counts its connections for `/metrics`).
+final class ConnectionCount: Sendable {
+    let server = Mutex<RPCServer?>(nil)
 }
