@@ -44,7 +44,7 @@ install-files:
 	$(INSTALL) -m 0644 completions/jobctl.bash $(DESTDIR)$(DATADIR)/bash-completion/completions/jobctl
 	$(INSTALL) -m 0644 completions/jobctl.zsh $(DESTDIR)$(DATADIR)/zsh/vendor-completions/_jobctl
 	$(INSTALL) -m 0644 completions/jobctl.fish $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/jobctl.fish
-	$(INSTALL) -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	$(INSTALL) -m 0644 README.md docs/*.md systemd/http-loopback.conf etc/grafana-dashboard.json $(DESTDIR)$(DOCDIR)/
 
 # The config file stays: it is the operator's.
 uninstall:

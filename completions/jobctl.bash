@@ -173,13 +173,13 @@ _jobctl() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    enqueue|exec|status|wait|list|cancel|retry|pause|resume|stats|workers|schedules|schedule|ping|help)
+    enqueue|exec|status|wait|list|cancel|retry|pause|resume|stats|top|dashboard|workers|schedules|schedule|ping|help)
         # Offer subcommand argument completions
         "_jobctl_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'enqueue exec status wait list cancel retry pause resume stats workers schedules schedule ping help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'enqueue exec status wait list cancel retry pause resume stats top dashboard workers schedules schedule ping help' -- "${cur}"))
         ;;
     esac
 }
@@ -360,6 +360,22 @@ _jobctl_resume() {
 }
 
 _jobctl_stats() {
+    repeating_flags=()
+    non_repeating_flags=(--watch --version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __jobctl_offer_flags_options 0
+}
+
+_jobctl_top() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __jobctl_offer_flags_options 0
+}
+
+_jobctl_dashboard() {
     repeating_flags=()
     non_repeating_flags=(--version -h --help)
     repeating_options=()

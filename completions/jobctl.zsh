@@ -60,6 +60,8 @@ _jobctl() {
             'pause:Stop a queue from starting jobs (it still accepts them).'
             'resume:Let a paused queue start jobs again.'
             'stats:Jobs per queue and state, workers, version, uptime.'
+            'top:A live full-screen view: queues with counts and rates, running jobs with their age.'
+            'dashboard:Print the web dashboard'\''s URL with its token, or say the HTTP listener is off.'
             'workers:List the connected external workers: name, pid and uid (from SO_PEERCRED), jobs held, last heartbeat.'
             'schedules:List the configured schedules: name, schedule, zone, next run, last run, last job, paused.'
             'schedule:Pause, resume or run a schedule now.'
@@ -70,7 +72,7 @@ _jobctl() {
         ;;
     arg)
         case "${words[1]}" in
-        enqueue|exec|status|wait|list|cancel|retry|pause|resume|stats|workers|schedules|schedule|ping|help)
+        enqueue|exec|status|wait|list|cancel|retry|pause|resume|stats|top|dashboard|workers|schedules|schedule|ping|help)
             "_jobctl_${words[1]}" && ret=0
             ;;
         esac
@@ -221,6 +223,29 @@ _jobctl_resume() {
 }
 
 _jobctl_stats() {
+    local -i ret=1
+    local -ar arg_specs=(
+        '--watch[Print the table again every second, each time under a line with the time (plain text, for a log or a pipe).]'
+        '--version[Show the version.]'
+        '(-h --help)'{-h,--help}'[Show help information.]'
+    )
+    _arguments -w -s -S : "${arg_specs[@]}" && ret=0
+
+    return "${ret}"
+}
+
+_jobctl_top() {
+    local -i ret=1
+    local -ar arg_specs=(
+        '--version[Show the version.]'
+        '(-h --help)'{-h,--help}'[Show help information.]'
+    )
+    _arguments -w -s -S : "${arg_specs[@]}" && ret=0
+
+    return "${ret}"
+}
+
+_jobctl_dashboard() {
     local -i ret=1
     local -ar arg_specs=(
         '--version[Show the version.]'

@@ -6,7 +6,7 @@ import JobRPC
 struct Dashboard: JobctlCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the web dashboard's URL with its token, or say the HTTP listener is off.",
-        discussion: "The token is read from the daemon's token_file (readable by the daemon's user and root). Example: jobctl dashboard")
+        discussion: "Example: jobctl dashboard (reads token_file: run it as the daemon's user or root)")
 
     func perform() async throws {
         let client = try await connect()

@@ -33,7 +33,7 @@ private func setPaused(_ queue: String, method: String) async throws {
 
 struct Stats: JobctlCommand {
     static let configuration = CommandConfiguration(abstract: "Jobs per queue and state, workers, version, uptime.",
-                                                    discussion: "Examples: jobctl stats --json; jobctl stats --watch")
+                                                    discussion: "Example: jobctl stats --watch (or --json)")
 
     @Flag(help: "Print the table again every second, each time under a line with the time (plain text, for a log or a pipe).")
     var watch = false

@@ -152,7 +152,7 @@ import Testing
     @Test func helpForEveryCommandWithAnExample() throws {
         let help = try Jobctl.run(["help"], socket: nil)
         #expect(help.status == 0 && help.stdout.contains("--socket") && help.stdout.contains("Exit status"))
-        for command in ["enqueue", "exec", "status", "wait", "list", "cancel", "retry", "pause", "resume", "stats", "ping"] {
+        for command in ["enqueue", "exec", "status", "wait", "list", "cancel", "retry", "pause", "resume", "stats", "top", "dashboard", "ping"] {
             let run = try Jobctl.run([command, "--help"], socket: nil)
             #expect(run.status == 0 && run.stdout.contains("Example: jobctl \(command)"), "\(command)")
         }

@@ -234,7 +234,8 @@ import Testing
         for file in ["usr/bin/jobqueued", "usr/bin/jobctl", "usr/lib/systemd/system/jobqueued.service", "usr/lib/systemd/system/jobqueued.socket",
                      "usr/lib/systemd/user/jobqueued.service", "usr/lib/systemd/user/jobqueued.socket", "usr/lib/sysusers.d/jobqueue.conf",
                      "etc/jobqueue/jobqueued.yaml", "usr/share/bash-completion/completions/jobctl", "usr/share/zsh/vendor-completions/_jobctl",
-                     "usr/share/fish/vendor_completions.d/jobctl.fish", "usr/share/doc/jobqueue/operations.md"] {
+                     "usr/share/fish/vendor_completions.d/jobctl.fish", "usr/share/doc/jobqueue/operations.md",
+                     "usr/share/doc/jobqueue/http-loopback.conf", "usr/share/doc/jobqueue/grafana-dashboard.json"] {
             #expect(FileManager.default.fileExists(atPath: stage + "/" + file), "missing \(file)")
         }
         let unit = try String(contentsOfFile: stage + "/usr/lib/systemd/system/jobqueued.service", encoding: .utf8)
