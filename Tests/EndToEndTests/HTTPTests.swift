@@ -74,6 +74,58 @@ import Testing
         #expect((ping["features"] as? [String])?.contains("http") == true)
     }
 
+    /// The other failure reasons: a lease that ran out, an attempt cut by
+    /// kill -9 (counted, but not observed as a duration: that would be the
+    /// downtime).
+    @Test func metricsCountLeaseExpiriesAndInterruptions() throws {
+        let d = try Daemon(config: Self.listen + """
+            handlers:
+              ext:
+                external: true
+                lease: 1s
+                max_attempts: 1
+              long:
+                command: ["sleep", "30"]
+                max_attempts: 2
+                backoff: {initial: 10ms, max: 10ms}
+
+            """)
+        let c = try d.client()
+        let ext = try c.enqueue("ext")
+        let reserved = try c.call("reserve", ["handlers": ["ext"], "wait_ms": 10_000])["jobs"] as? [[String: Any]]
+        #expect(reserved?.count == 1)
+        #expect(try c.wait(ext, timeoutMs: 20_000)["state"] as? String == "failed")  // no heartbeat: the lease runs out
+        let long = try c.enqueue("long")
+        #expect(eventually { (try? c.get(long)["started_at"] as? String) != nil })
+        // Refused: an unknown dependency, a batch with one bad entry (all or nothing).
+        #expect(try c.errorCode("enqueue", ["handler": "noop", "after": [999_999]]) == 1001)
+        let before = parseMetrics(try HTTPProbe.request(.tcp(port: try d.httpPort()), "GET", "/metrics").text)
+        #expect(before[#"jobqueue_attempts_failed_total{queue="default",handler="ext",reason="lease_expired"}"#] == 1)
+        #expect(before[#"jobqueue_jobs_enqueued_total{queue="default",handler="noop"}"#] == nil)
+        d.crash()
+        try d.start()
+
+        // Counters start again with the new process: the recovery's is the one failure.
+        let m = parseMetrics(try HTTPProbe.request(.tcp(port: try d.httpPort()), "GET", "/metrics").text)
+        #expect(m[#"jobqueue_attempts_failed_total{queue="default",handler="long",reason="interrupted"}"#] == 1)
+        #expect(m[#"jobqueue_job_duration_seconds_count{queue="default",handler="long"}"#] == 0)
+        _ = try d.client().call("cancel", ["id": long])
+    }
+
+    /// A refused request's rolled-back statements count nothing (an unknown
+    /// dependency; a batch with one bad entry, all or nothing).
+    @Test func refusedWritesCountNothing() throws {
+        let d = try Daemon(config: Self.listen)
+        let c = try d.client()
+        _ = try c.enqueue("noop", ["run_at": "2099-01-01T00:00:00Z"])
+        #expect(try c.errorCode("enqueue", ["handler": "noop", "after": [999_999]]) == 1001)
+        #expect(try c.errorCode("enqueue_batch", ["jobs": [["handler": "noop"], ["handler": "noop", "after": [999_999]]]]) == 1001)
+        let m = parseMetrics(try HTTPProbe.request(.tcp(port: try d.httpPort()), "GET", "/metrics").text)
+        #expect(m[#"jobqueue_jobs_enqueued_total{queue="default",handler="noop"}"#] == 1)
+        #expect(m[#"jobqueue_rpc_requests_total{method="enqueue",code="1001"}"#] == 1)
+        #expect(m[#"jobqueue_rpc_requests_total{method="enqueue_batch",code="1001"}"#] == 1)
+    }
+
     @Test func theTokenGuardsTheAPIAndARefusalChangesNothing() throws {
         let d = try Daemon(config: Self.listen)
         let c = try d.client()
