@@ -11,16 +11,14 @@ public final class RPCServer: @unchecked Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let serverChannel: any Channel
     private let connections: ConnectionRegistry
-    private let spareEventLoop: any EventLoop
 
     private init(path: String, ownsSocketFile: Bool, group: MultiThreadedEventLoopGroup, serverChannel: any Channel,
-                 connections: ConnectionRegistry, spareEventLoop: any EventLoop) {
+                 connections: ConnectionRegistry) {
         self.path = path
         self.ownsSocketFile = ownsSocketFile
         self.group = group
         self.serverChannel = serverChannel
         self.connections = connections
-        self.spareEventLoop = spareEventLoop
     }
 
     /// Open connections (`jobqueue_connections`).
@@ -30,8 +28,6 @@ public final class RPCServer: @unchecked Sendable {
         public var description: String
     }
 
-    /// Binds `path` (after `SocketPath.prepare`), or takes over the
-    /// listening socket systemd passed (`listeningSocket`), and starts accepting.
     /// The daemon's event loops: the socket's, and a spare one for the HTTP
     /// listener (OBSERVABILITY.md: HTTP never delays the socket). `start`
     /// takes them, and `close` shuts them down.
@@ -44,6 +40,9 @@ public final class RPCServer: @unchecked Sendable {
         Array(group.makeIterator())[1]
     }
 
+    /// Binds `path` (after `SocketPath.prepare`), or takes over the
+    /// listening socket systemd passed (`listeningSocket`), and starts
+    /// accepting on the first loop of `group` (made by `makeEventLoops`).
     public static func start(path: String, listeningSocket: Int32? = nil, service: RPCService, engine: Engine,
                              group: MultiThreadedEventLoopGroup, logger: Logger) throws(StartError) -> RPCServer {
         let config = engine.config
@@ -54,7 +53,7 @@ public final class RPCServer: @unchecked Sendable {
                 throw StartError(description: error.description)
             }
         }
-        // Every RPC connection on the first loop, as always; the second is the spare one.
+        // Every RPC connection on the first loop, as always; the second is the HTTP listener's.
         let loops = Array(group.makeIterator())
         let connections = ConnectionRegistry(engine: engine)
         let bootstrap = ServerBootstrap(group: loops[0])
@@ -81,13 +80,11 @@ public final class RPCServer: @unchecked Sendable {
             if let listeningSocket {
                 // systemd's socket unit owns the file, its mode and its group.
                 let channel = try bootstrap.withBoundSocket(listeningSocket).wait()
-                return RPCServer(path: path, ownsSocketFile: false, group: group, serverChannel: channel, connections: connections,
-                                 spareEventLoop: loops[1])
+                return RPCServer(path: path, ownsSocketFile: false, group: group, serverChannel: channel, connections: connections)
             }
             let channel = try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).wait()
             try SocketPath.applyOwnership(path, mode: config.socket.mode, group: config.socket.group)
-            return RPCServer(path: path, ownsSocketFile: true, group: group, serverChannel: channel, connections: connections,
-                             spareEventLoop: loops[1])
+            return RPCServer(path: path, ownsSocketFile: true, group: group, serverChannel: channel, connections: connections)
         } catch {
             try? group.syncShutdownGracefully()
             throw StartError(description: "cannot listen on \(path): \(error)")

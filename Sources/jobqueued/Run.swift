@@ -67,10 +67,12 @@ struct Run: AsyncParsableCommand {
             connections.server.withLock { $0 = server }
         } catch let error as ListenFDs.Problem {
             FileHandle.standardError.write(Data("jobqueued: \(error.description)\n".utf8))
+            await http?.stop()
             store.close()
             throw exitConfig
         } catch {
             FileHandle.standardError.write(Data("jobqueued: \(error)\n".utf8))
+            await http?.stop()
             store.close()
             throw exitConfig
         }
