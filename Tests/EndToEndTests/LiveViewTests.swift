@@ -55,8 +55,9 @@ import Testing
                 os.execv(sys.argv[1], [sys.argv[1], "top"])
             fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
             out = b""
-            deadline = time.time() + 3
-            while time.time() < deadline:
+            # Until the first frame is drawn (raw mode is on by then), at most 30 s on a busy machine.
+            deadline = time.time() + 30
+            while time.time() < deadline and b"q quit" not in out:
                 r, _, _ = select.select([fd], [], [], 0.1)
                 if r:
                     try: out += os.read(fd, 65536)
@@ -80,6 +81,6 @@ import Testing
         #expect(run.stdout.contains("STATUS 0"), "\(run.stdout) \(run.stderr)")
         #expect(run.stdout.contains("ALT True BACK True QUEUE True HELP True"), "\(run.stdout)")
         let took = Double(run.stdout.components(separatedBy: "TOOK ").last?.split(separator: "\n").first ?? "9") ?? 9
-        #expect(took < 2.5)
+        #expect(took < 10)  // q is read at once; the bound only catches "never"
     }
 }
