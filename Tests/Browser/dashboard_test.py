@@ -43,6 +43,7 @@ TOKEN = os.environ["DASHBOARD_TOKEN"]
 SHOTS = os.environ.get("SCREENSHOT_DIR", ".")
 FAILED_JOB_ID = os.environ["FAILED_JOB_ID"]
 TERMINAL = ("succeeded", "failed", "cancelled")
+SLOW = float(os.environ.get("DASHBOARD_TIMEOUT_SCALE", "4"))
 
 
 class Failure(Exception):
@@ -55,8 +56,10 @@ class Failure(Exception):
 def wait_for(what, expected, probe, timeout):
     """Polls probe() until it returns a truthy value; fails with the last value seen.
 
-    probe returns (ok, seen): seen is what the failure message shows."""
-    deadline = time.monotonic() + timeout
+    probe returns (ok, seen): seen is what the failure message shows. The
+    timeouts are stretched by SLOW (CI is a busy machine): a passing check
+    returns as soon as it holds, so only a failure waits that long."""
+    deadline = time.monotonic() + timeout * SLOW
     seen = None
     while True:
         try:
@@ -73,7 +76,7 @@ def wait_for(what, expected, probe, timeout):
 def api(path):
     """The daemon's own answer, read with the bearer header (not through the page)."""
     request = urllib.request.Request(f"{BASE}/api/v1{path}", headers={"Authorization": f"Bearer {TOKEN}"})
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with urllib.request.urlopen(request, timeout=10 * SLOW) as response:
         return json.load(response)
 
 
