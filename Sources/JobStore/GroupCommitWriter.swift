@@ -25,8 +25,11 @@ final class GroupCommitWriter: @unchecked Sendable {
     private let options: StoreOptions
     private let condition = NSCondition()
     // Guarded by `condition`:
-    private var pending: [any PendingWrite] = []
-    private var deferred: [any PendingWrite] = []
+    private var pending: [Queued] = []
+    private var deferred: [Queued] = []
+    /// Numbers the writes as submitted: a batch keeps that order across
+    /// both lists (a job's start must not commit after its end).
+    private var submitted: UInt64 = 0
     /// When the oldest of `deferred` was submitted (uptime, ns).
     private var oldestDeferredAt: UInt64 = 0
     /// Someone now waits for a deferrable write: commit them without delay.
@@ -113,6 +116,8 @@ final class GroupCommitWriter: @unchecked Sendable {
             write.fail(.closed)
             return
         }
+        submitted += 1
+        let write = Queued(sequence: submitted, write: write)
         if deferrable && expedite {
             expedite = false  // the write it was for: urgent, as was asked
             pending.append(write)
@@ -179,17 +184,30 @@ final class GroupCommitWriter: @unchecked Sendable {
             _ = condition.wait(until: Date(timeIntervalSinceNow: Double(due - now) / 1e9))
         }
         if pending.isEmpty && deferred.isEmpty { return nil }
-        // The deferred writes are the older ones: they go first.
-        let fromDeferred = min(deferred.count, options.maxWritesPerTransaction)
-        var batch = Array(deferred.prefix(fromDeferred))
+        // Both lists, merged in the order the writes came: a deferred write
+        // may be younger than a pending one that is about the same job (an
+        // expedited start, then the job's unawaited end).
+        var batch: [any PendingWrite] = []
+        batch.reserveCapacity(min(pending.count + deferred.count, options.maxWritesPerTransaction))
+        var fromPending = 0
+        var fromDeferred = 0
+        while batch.count < options.maxWritesPerTransaction && (fromPending < pending.count || fromDeferred < deferred.count) {
+            let takeDeferred = fromPending == pending.count
+                || (fromDeferred < deferred.count && deferred[fromDeferred].sequence < pending[fromPending].sequence)
+            if takeDeferred {
+                batch.append(deferred[fromDeferred].write)
+                fromDeferred += 1
+            } else {
+                batch.append(pending[fromPending].write)
+                fromPending += 1
+            }
+        }
         deferred.removeFirst(fromDeferred)
+        pending.removeFirst(fromPending)
         if fromDeferred > 0 {
             expedite = false
             oldestDeferredAt = DispatchTime.now().uptimeNanoseconds
         }
-        let fromPending = min(pending.count, options.maxWritesPerTransaction - fromDeferred)
-        batch += pending.prefix(fromPending)
-        pending.removeFirst(fromPending)
         hasPending.store(!pending.isEmpty, ordering: .relaxed)
         return batch
     }
@@ -295,4 +313,10 @@ final class GroupCommitWriter: @unchecked Sendable {
         // A reader may pin old frames; the next commit's hook tries again.
         if rc == SQLITE_OK && logFrames == checkpointed { walFrames = 0 }
     }
+}
+
+/// A write waiting for the writer, numbered in the order it was submitted.
+private struct Queued {
+    var sequence: UInt64
+    var write: any PendingWrite
 }

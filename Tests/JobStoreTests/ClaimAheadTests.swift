@@ -44,6 +44,29 @@ import Testing
         #expect(try t.job(id).startedAt == t.clock.now)
     }
 
+    /// An expedited start (urgent) and then the job's unawaited end
+    /// (deferred) reach the writer while it is busy: the batch keeps their
+    /// order, so the end never commits before the start (it did: a job
+    /// `succeeded` with no `started_at`, seen in FlowControlTests).
+    @Test func anExpeditedStartCommitsBeforeTheDeferredEndThatFollowsIt() async throws {
+        let t = try TestStore { $0.deferralWindowMicroseconds = 3_600_000_000 }
+        let id = try await t.enqueue()
+        let job = try #require(try await t.store.claim(ClaimRequest(maxJobs: 0, ahead: 1)).first)
+        let store = t.store
+        // Keeps the writer inside one transaction while both writes queue up.
+        let busy = Task { try await store.perform { _ throws(StoreError) in _ = usleep(300_000) } }
+        try await Task.sleep(for: .milliseconds(100))
+        store.expediteDeferredWrites()
+        t.clock.advance(ms: 5)
+        store.recordStart(id, attempt: job.attempts, at: t.clock.now)  // urgent: the expedite is for it
+        let end = Task { try await store.complete(id, attempt: job.attempts, result: nil, deferrable: true) }
+        _ = try await busy.value
+        _ = try await t.enqueue()  // a write that commits whatever is still deferred
+        let ended = try await end.value
+        #expect(ended?.state == .succeeded)
+        #expect(try t.job(id).startedAt == t.clock.now)
+    }
+
     @Test func releasingPutsTheJobBackAsItWasAndOnlyIfItNeverStarted() async throws {
         let t = try TestStore()
         let unstarted = try await t.enqueue { $0.maxAttempts = 1 }
