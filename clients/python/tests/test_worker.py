@@ -53,16 +53,16 @@ def test_concurrency_runs_that_many_at_once_with_heartbeats(daemon, client):
     running = []
     peak = []
     lock = threading.Lock()
-    @worker.handler("py")
+    @worker.handler("beat")
     def slow(job):
         with lock:
             running.append(job.id)
             peak.append(len(running))
-        time.sleep(2.5)  # longer than the 1 s lease: only heartbeats keep it
+        time.sleep(4)  # longer than the 3 s lease: only heartbeats keep it
         with lock:
             running.remove(job.id)
         return "done"
-    ids = [client.enqueue("py")["id"] for _ in range(8)]
+    ids = [client.enqueue("beat")["id"] for _ in range(8)]
     thread = start_worker_thread(worker)
     for id in ids:
         job = client.wait(id, timeout_ms=60000)
