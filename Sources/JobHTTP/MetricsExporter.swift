@@ -40,14 +40,16 @@ final class MetricsExporter: Sendable {
 
     func render() -> [UInt8] {
         exported.withLock { exported in
-            update(&exported)
+            // One read of the pairs for both their counters and their histograms.
+            let pairs = sources.engine.store.metrics.pairs()
+            update(&exported, pairs: pairs)
             var text = registry.emitToBuffer()
-            appendHistograms(to: &text)
+            appendHistograms(to: &text, pairs: pairs)
             return text
         }
     }
 
-    private func update(_ exported: inout Exported) {
+    private func update(_ exported: inout Exported, pairs: [PairSnapshot]) {
         let engine = sources.engine
         let store = engine.store
         let now = engine.clock()
@@ -66,7 +68,7 @@ final class MetricsExporter: Sendable {
             Gauge(label: name, dimensions: escaped(labels), factory: factory).record(value)
         }
 
-        for pair in store.metrics.pairs() {
+        for pair in pairs {
             let labels = [("queue", pair.queue), ("handler", pair.handler)]
             count("jobqueue_jobs_enqueued_total", labels, pair.enqueued)
             for (state, n) in pair.finished { count("jobqueue_jobs_finished_total", labels + [("state", state.rawValue)], n) }
@@ -105,10 +107,9 @@ final class MetricsExporter: Sendable {
         gauge("jobqueue_build_info", [("version", sources.version), ("sqlite", JobStore.sqliteVersion)], 1)
     }
 
-    private func appendHistograms(to text: inout [UInt8]) {
+    private func appendHistograms(to text: inout [UInt8], pairs: [PairSnapshot]) {
         let metrics = sources.engine.store.metrics
         var writer = HistogramText(into: text)
-        let pairs = metrics.pairs()
         writer.family("jobqueue_job_duration_seconds", pairs.map { ([("queue", $0.queue), ("handler", $0.handler)], $0.duration) })
         writer.family("jobqueue_queue_wait_seconds", metrics.queueWaits().map { ([("queue", $0.queue)], $0.wait) })
         writer.family("jobqueue_commit_duration_seconds", [([], metrics.commitDuration.snapshot())])

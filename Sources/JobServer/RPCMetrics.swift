@@ -1,4 +1,5 @@
 import JobRPC
+import JobStore
 import Synchronization
 
 /// `jobqueue_rpc_requests_total{method, code}`: one atomic per method and
@@ -11,22 +12,18 @@ public final class RPCMetrics: Sendable {
     /// The codes: 0 for success, then every protocol error code.
     public let codes: [Int] = [0] + RPCErrorCode.allCases.map(\.rawValue)
     private let methodIndex: [String: Int]
-    private let counts: [Counter]
-
-    private final class Counter: Sendable {
-        let value = Atomic<Int>(0)
-    }
+    private let counts: AtomicCounters
 
     init(methods names: [String]) {
         methods = names.sorted() + [Self.otherMethod]
         methodIndex = Dictionary(uniqueKeysWithValues: methods.enumerated().map { ($1, $0) })
-        counts = (0..<(methods.count * codes.count)).map { _ in Counter() }
+        counts = AtomicCounters(count: methods.count * codes.count)
     }
 
     func count(method: String, code: RPCErrorCode?) {
         let row = methodIndex[method] ?? methods.count - 1
         let column = code.map { codeIndex($0) } ?? 0
-        counts[row * codes.count + column].value.add(1, ordering: .relaxed)
+        counts[row * codes.count + column].add(1, ordering: .relaxed)
     }
 
     private func codeIndex(_ code: RPCErrorCode) -> Int {
@@ -38,7 +35,7 @@ public final class RPCMetrics: Sendable {
         var answered: [(method: String, code: Int, count: Int)] = []
         for (row, method) in methods.enumerated() {
             for (column, code) in codes.enumerated() {
-                let n = counts[row * codes.count + column].value.load(ordering: .relaxed)
+                let n = counts[row * codes.count + column].load(ordering: .relaxed)
                 if n > 0 { answered.append((method, code, n)) }
             }
         }

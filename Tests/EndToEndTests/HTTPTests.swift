@@ -211,6 +211,18 @@ import Testing
         #expect(d.httpToken == token)  // the same file, read again
     }
 
+    /// An address for every machine is allowed when written out, and logged
+    /// at warning level; the dashboard's URL (with the token) is logged at start.
+    @Test func anAddressForEveryMachineIsLoggedAsAWarning() throws {
+        let d = try Daemon(config: "http:\n  listen: \"0.0.0.0:0\"\n")
+        let port = try d.httpPort()
+        #expect(d.log.contains("warning the HTTP listener is open to other machines"), "\(d.log)")
+        #expect(d.log.contains("dashboard url=\"http://0.0.0.0:\(port)/?token=\(d.httpToken)\""), "\(d.log)")
+        #expect(try HTTPProbe.request(.tcp(port: port), "GET", "/metrics").status == 200)
+        let local = try Daemon(config: Self.listen)
+        #expect(!local.log.contains("open to other machines"))
+    }
+
     @Test(arguments: [
         ("listen: \"8440\"", "host:port"), ("listen: \":8440\"", "host must be written out"), ("listen: \"127.0.0.1:99999\"", "port"),
         ("listen: \"unix:relative.sock\"", "absolute path"), ("metrics_need_token: maybe", "true or false"), ("port: 8440", "unknown"),

@@ -13,20 +13,14 @@ public final class AtomicHistogram: @unchecked Sendable {
     private let unitBounds: [Int64]
     private let unitsPerSecond: Double
     /// One counter per bound, plus the +Inf bucket: not cumulative.
-    private let buckets: UnsafeMutablePointer<Atomic<Int>>
+    private let buckets: AtomicCounters
     private let sumUnits = Atomic<Int>(0)
 
     public init(bounds: [Double], unitsPerSecond: Double) {
         self.bounds = bounds
         self.unitsPerSecond = unitsPerSecond
         unitBounds = bounds.map { Int64(($0 * unitsPerSecond).rounded()) }
-        buckets = .allocate(capacity: bounds.count + 1)
-        for index in 0...bounds.count { (buckets + index).initialize(to: Atomic<Int>(0)) }
-    }
-
-    deinit {
-        buckets.deinitialize(count: bounds.count + 1)
-        buckets.deallocate()
+        buckets = AtomicCounters(count: bounds.count + 1)
     }
 
     /// Adds one observation of `units` (negative values count as 0).

@@ -165,24 +165,3 @@ public struct PairSnapshot: Sendable {
     public var failedAttempts: [FailureReason: Int]
     public var duration: HistogramSnapshot
 }
-
-/// A fixed number of atomic counters in one allocation.
-final class AtomicCounters: @unchecked Sendable {
-    private let storage: UnsafeMutablePointer<Atomic<Int>>
-    let count: Int
-
-    init(count: Int) {
-        self.count = count
-        storage = .allocate(capacity: count)
-        for index in 0..<count { (storage + index).initialize(to: Atomic<Int>(0)) }
-    }
-
-    deinit {
-        storage.deinitialize(count: count)
-        storage.deallocate()
-    }
-
-    subscript(index: Int) -> Atomic<Int> {
-        unsafeAddress { UnsafePointer(storage + index) }
-    }
-}
