@@ -117,10 +117,10 @@ extension Engine {
 
     /// After a wake-up: serves the waiting calls if a job may be there for
     /// them (a read first: most wake-ups bring nothing for them).
-    func serveWaitingReservers() {
+    func serveWaitingReservers() async {
         let handlers = lock.withLock { Set(reserveCalls.filter { !$0.inPass }.flatMap(\.reservation.handlers)) }
         guard !handlers.isEmpty else { return }
-        let mayReserve = (try? store.mayReserve(handlers: handlers, now: clock()) { [self] queue in
+        let mayReserve = (try? await store.mayReserve(handlers: handlers, now: clock()) { [self] queue in
             lock.withLock { freeExternalSlotsLocked(queue) }
         }) ?? true
         guard mayReserve else { return }
@@ -343,13 +343,13 @@ extension Engine {
     /// External ends freed slots (the reserver task, off the writer thread):
     /// the daemon's own ready jobs of a queue that was full get the
     /// dispatcher, waiting `reserve` calls a pass.
-    func slotsFreed() {
+    func slotsFreed() async {
         let queues = lock.withLock {
             defer { freedFullQueues = [] }
             return freedFullQueues
         }
-        if !queues.isEmpty, ((try? store.queuesWithOwnReadyJobs(among: queues)) ?? queues).isEmpty == false { wake() }
-        serveWaitingReservers()
+        if !queues.isEmpty, ((try? await store.queuesWithOwnReadyJobs(among: queues)) ?? queues).isEmpty == false { wake() }
+        await serveWaitingReservers()
     }
 
     /// When the next lease runs out.
@@ -405,7 +405,7 @@ extension Engine {
     /// The database did not expire the lease: a heartbeat extended it, or
     /// the job ended. Takes the database's view.
     private func reconcileLease(_ id: JobID, token: String) async {
-        let job = try? store.get(id)
+        let job = try? await store.get(id)
         lock.withLock {
             guard leases[id]?.token == token else { return }
             if let job, job.state == .running, let lease = job.lease, lease.token == token {

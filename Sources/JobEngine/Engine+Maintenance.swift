@@ -42,13 +42,32 @@ extension Engine {
     }
 
     /// Every configured queue and every queue that holds jobs.
-    public func stats() throws(StoreError) -> Stats {
-        var queues = try store.stats()
+    public func stats() async throws(StoreError) -> Stats {
         let config = self.config
-        let empty = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0, 0) })
-        for name in config.queues.keys.sorted() + ["default"] where queues[name] == nil {
-            queues[name] = QueueStats(counts: empty, paused: try store.isPaused(queue: name))
-        }
+        var queues = try await store.stats()
+        for name in Self.unlisted(config, queues) { queues[name] = Self.emptyQueue(paused: try await store.isPaused(queue: name)) }
+        return stats(queues, config)
+    }
+
+    /// `stats()` on the caller's thread, when the store's reads are local; nil otherwise.
+    public func statsNow() throws(StoreError) -> Stats? {
+        guard let reads = store.localReads else { return nil }
+        let config = self.config
+        var queues = try reads.stats()
+        for name in Self.unlisted(config, queues) { queues[name] = Self.emptyQueue(paused: try reads.isPaused(queue: name)) }
+        return stats(queues, config)
+    }
+
+    /// The configured queues (and "default") that hold no job.
+    private static func unlisted(_ config: DaemonConfig, _ queues: [String: QueueStats]) -> [String] {
+        (config.queues.keys.sorted() + ["default"]).filter { queues[$0] == nil }
+    }
+
+    private static func emptyQueue(paused: Bool) -> QueueStats {
+        QueueStats(counts: Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0, 0) }), paused: paused)
+    }
+
+    private func stats(_ queues: [String: QueueStats], _ config: DaemonConfig) -> Stats {
         let concurrency = Dictionary(uniqueKeysWithValues: queues.keys.map { ($0, config.concurrency(of: $0)) })
         let uptime = ContinuousClock.now - startedAt
         return Stats(queues: queues, concurrency: concurrency, busy: runningCount, workers: config.workers,

@@ -16,7 +16,7 @@ extension Engine {
     /// The job as soon as it is terminal, or as it stands after `timeoutMs`.
     /// Woken by the engine when the job finishes: no polling of the database.
     public func wait(for id: JobID, timeoutMs: Int64) async throws(StoreError) -> Job {
-        guard let current = try store.get(id) else { throw .notFound(id) }
+        guard let current = try await store.get(id) else { throw .notFound(id) }
         if current.state.isTerminal || timeoutMs == 0 { return current }
 
         let token = lock.withLock {
@@ -37,10 +37,12 @@ extension Engine {
                 resolveWaiter(id, token, with: nil)
             }
             // It may have finished between the read above and the registration.
-            if let again = try? store.get(id), again.state.isTerminal { resolveWaiter(id, token, with: again) }
+            Task { [self] in
+                if let again = try? await store.get(id), again.state.isTerminal { resolveWaiter(id, token, with: again) }
+            }
         }
         if let finished { return finished }
-        guard let now = try store.get(id) else { throw .notFound(id) }
+        guard let now = try await store.get(id) else { throw .notFound(id) }
         return now
     }
 

@@ -9,7 +9,7 @@ import Logging
 /// they ended, and wakes whoever waits for them. Woken by enqueues,
 /// completions and a timer set to the earliest `run_at`; there is no polling loop.
 public final class Engine: @unchecked Sendable {
-    public let store: JobStore
+    public let store: any JobStorage
     let logger: Logger
     public let clock: @Sendable () -> Timestamp
     let startedAt = ContinuousClock.now
@@ -91,7 +91,7 @@ public final class Engine: @unchecked Sendable {
         var abandoned = false
     }
 
-    public init(store: JobStore, config: DaemonConfig, logger: Logger, clock: @escaping @Sendable () -> Timestamp = systemClock,
+    public init(store: any JobStorage, config: DaemonConfig, logger: Logger, clock: @escaping @Sendable () -> Timestamp = systemClock,
                 lookahead: Int = Engine.defaultLookahead) {
         self.store = store
         self.lookahead = lookahead
@@ -190,7 +190,7 @@ public final class Engine: @unchecked Sendable {
         let reservers = Task { [self] in
             for await _ in reserverWakeups {
                 if isStopping { break }
-                slotsFreed()
+                await slotsFreed()
             }
         }
         lock.withLock { tasks = [dispatcher, pruner, reservers] }
@@ -207,12 +207,16 @@ public final class Engine: @unchecked Sendable {
     private func dispatch() async {
         await expireLeases()
         await fireDueSchedules()
-        defer { serveWaitingReservers() }
+        await claimForFreeSlots()
+        await serveWaitingReservers()
+    }
+
+    private func claimForFreeSlots() async {
         do {
             // A read first: most wake-ups (a job's end, an enqueue that
             // claimed its own job) find nothing to claim, and a claim is a
             // transaction. The read holds no claim, so enqueues may claim meanwhile.
-            if let free = freeSlots(), try store.mayClaim(free, now: clock()), let request = beginClaim(byDispatcher: true) {
+            if let free = freeSlots(), try await store.mayClaim(free, now: clock()), let request = beginClaim(byDispatcher: true) {
                 defer { _ = endClaim() }
                 accept(try await store.claim(request))
             }
@@ -276,7 +280,7 @@ public final class Engine: @unchecked Sendable {
     private func scheduleTimer() async {
         let nextRun: Timestamp?
         do {
-            nextRun = try store.nextWakeTime()
+            nextRun = try await store.nextWakeTime()
         } catch {
             logger.error("cannot read the next run_at", metadata: ["error": "\(error)"])
             return

@@ -59,7 +59,7 @@ public final class HTTPListener: Sendable {
         let router = Router(context: HTTPContext.self)
         router.get("metrics") { request, context in
             if let refusal = await access.refusal(request, context, needs: .metrics) { return refusal.response }
-            return HTTPAnswer.bytesResponse(exporter.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+            return HTTPAnswer.bytesResponse(await exporter.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         DashboardRoutes(access: access).register(on: router)
         APIRoutes(service: service, engine: engine, access: access).register(on: router)

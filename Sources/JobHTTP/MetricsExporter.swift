@@ -38,21 +38,33 @@ final class MetricsExporter: Sendable {
         factory = PrometheusMetricsFactory(registry: registry)
     }
 
-    func render() -> [UInt8] {
-        exported.withLock { exported in
+    /// What a scrape reads of the store, before it takes the lock.
+    private struct StoreReads {
+        var now: Timestamp
+        var stats: Engine.Stats?
+        var oldest: [String: Timestamp]
+        var sizes: StorageSizes
+    }
+
+    func render() async -> [UInt8] {
+        let engine = sources.engine
+        let now = engine.clock()
+        let stats = try? await engine.stats()
+        let oldest = stats == nil ? [:] : ((try? await engine.store.oldestDue(now: now)) ?? [:])
+        let reads = StoreReads(now: now, stats: stats, oldest: oldest, sizes: await engine.store.sizes())
+        return exported.withLock { exported in
             // One read of the pairs for both their counters and their histograms.
             let pairs = sources.engine.store.metrics.pairs()
-            update(&exported, pairs: pairs)
+            update(&exported, pairs: pairs, reads: reads)
             var text = registry.emitToBuffer()
             appendHistograms(to: &text, pairs: pairs)
             return text
         }
     }
 
-    private func update(_ exported: inout Exported, pairs: [PairSnapshot]) {
-        let engine = sources.engine
-        let store = engine.store
-        let now = engine.clock()
+    private func update(_ exported: inout Exported, pairs: [PairSnapshot], reads: StoreReads) {
+        let store = sources.engine.store
+        let now = reads.now
 
         // swift-prometheus writes label values as given: escape them here.
         func escaped(_ labels: [(String, String)]) -> [(String, String)] { labels.map { ($0.0, HistogramText.escape($0.1)) } }
@@ -79,9 +91,8 @@ final class MetricsExporter: Sendable {
         }
         count("jobqueue_commits_total", [], store.metrics.commits)
 
-        if let stats = try? engine.stats() {
-            let oldest = (try? store.oldestDue(now: now)) ?? [:]
-            let queues = QueueLabels(stats.queues, oldest: oldest)
+        if let stats = reads.stats {
+            let queues = QueueLabels(stats.queues, oldest: reads.oldest)
             for queue in queues.names {
                 for state in JobState.allCases {
                     gauge("jobqueue_jobs", [("queue", queue), ("state", state.rawValue)], Double(queues.counts[queue]?[state] ?? 0))
@@ -101,10 +112,9 @@ final class MetricsExporter: Sendable {
             gauge("jobqueue_workers", Double(stats.workers))
         }
         gauge("jobqueue_connections", Double(sources.connections()))
-        let path = store.options.path
-        gauge("jobqueue_database_bytes", Double(Self.fileSize(path)))
-        gauge("jobqueue_wal_bytes", Double(Self.fileSize(path + "-wal")))
-        gauge("jobqueue_build_info", [("version", sources.version), ("sqlite", JobStore.sqliteVersion)], 1)
+        gauge("jobqueue_database_bytes", Double(reads.sizes.databaseBytes))
+        gauge("jobqueue_wal_bytes", Double(reads.sizes.walBytes))
+        gauge("jobqueue_build_info", [("version", sources.version), (store.engineLabel.name, store.engineLabel.version)], 1)
     }
 
     private func appendHistograms(to text: inout [UInt8], pairs: [PairSnapshot]) {
@@ -116,11 +126,6 @@ final class MetricsExporter: Sendable {
         writer.family("jobqueue_writes_per_commit", [([], metrics.writesPerCommit.snapshot())])
         writer.family("jobqueue_checkpoint_duration_seconds", [([], metrics.checkpointDuration.snapshot())])
         text = writer.text
-    }
-
-    private static func fileSize(_ path: String) -> Int64 {
-        var info = stat()
-        return stat(path, &info) == 0 ? Int64(info.st_size) : 0
     }
 }
 

@@ -1,23 +1,6 @@
 import JobCore
 
 extension JobStore {
-    /// Stores a new job; answers once it is committed (and synced under
-    /// `durability: full`). With a `unique_key` held by an unfinished job,
-    /// creates nothing and answers with that job, `duplicate: true`.
-    public func enqueue(_ job: NewJob) async throws(StoreError) -> EnqueueOutcome {
-        try await awaiting { enqueue(job, completion: $0) }
-    }
-
-    /// Stores a job and, in the same transaction, claims like `claim(_:)`.
-    public func enqueueAndClaim(_ job: NewJob, _ request: ClaimRequest) async throws(StoreError) -> EnqueueAndClaim {
-        try await awaiting { enqueueAndClaim(job, request, completion: $0) }
-    }
-
-    /// Stores every job, or none of them when one fails.
-    public func enqueueBatch(_ jobs: [NewJob]) async throws(StoreError) -> BatchEnqueueOutcome {
-        try await awaiting { enqueueBatch(jobs, completion: $0) }
-    }
-
     /// `enqueue` for a caller that does not await (the socket's request path).
     public func enqueue(_ job: NewJob, completion: @escaping @Sendable (Result<EnqueueOutcome, StoreError>) -> Void) {
         let oneStatement = job.tags.isEmpty && job.after.isEmpty && job.concurrencyKey == nil
@@ -64,13 +47,6 @@ extension JobStore {
     /// Records the success of attempt `attempt`. Returns nil, changing
     /// nothing, when the job is no longer running that attempt.
     /// `deferrable`: no client waits for this job (see `GroupCommitWriter`).
-    public func complete(_ id: JobID, attempt: Int, result: RawJSON?, resultTruncated: Bool = false,
-                         deferrable: Bool = false) async throws(StoreError) -> Job? {
-        try await awaiting {
-            complete(id, attempt: attempt, result: result, resultTruncated: resultTruncated, deferrable: deferrable, completion: $0)
-        }
-    }
-
     /// `complete` for a caller that does not await (the engine, as a handler
     /// ends): `completion` runs on the writer thread after the commit.
     public func complete(_ id: JobID, attempt: Int, result: RawJSON?, resultTruncated: Bool = false, deferrable: Bool = false,
@@ -82,11 +58,6 @@ extension JobStore {
 
     /// Records the failure of attempt `attempt` (see `FailureDisposition`).
     /// Returns nil, changing nothing, when the job is no longer running that attempt.
-    public func fail(_ id: JobID, attempt: Int, failure: JobFailure, disposition: FailureDisposition,
-                     deferrable: Bool = false) async throws(StoreError) -> Job? {
-        try await awaiting { fail(id, attempt: attempt, failure: failure, disposition: disposition, deferrable: deferrable, completion: $0) }
-    }
-
     /// `fail` for a caller that does not await.
     public func fail(_ id: JobID, attempt: Int, failure: JobFailure, disposition: FailureDisposition, deferrable: Bool = false,
                      completion: @escaping @Sendable (Result<Job?, StoreError>) -> Void) {

@@ -146,3 +146,18 @@ public final class JobStore: Sendable {
         try readers.read(operation, body)
     }
 }
+
+extension JobStore: JobStorage, LocalJobReads {
+    public var localReads: (any LocalJobReads)? { self }
+
+    public var engineLabel: (name: String, version: String) { ("sqlite", Self.sqliteVersion) }
+
+    public func sizes() async -> StorageSizes {
+        StorageSizes(databaseBytes: Self.fileSize(options.path), walBytes: Self.fileSize(options.path + "-wal"))
+    }
+
+    private static func fileSize(_ path: String) -> Int64 {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int64(info.st_size) : 0
+    }
+}

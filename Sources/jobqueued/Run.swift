@@ -78,10 +78,10 @@ struct Run: AsyncParsableCommand {
         }
         engine.start()
         let systemd = SystemdNotifier()
-        systemd.ready(status: statusLine(engine))
+        systemd.ready(status: await statusLine(engine))
         logger.notice("jobqueued started", metadata: [
             "version": "\(JobqueueVersion.current)", "database": "\(paths.databasePath)", "socket": "\(listenPath)",
-            "workers": "\(config.workers)", "sqlite": "\(JobStore.sqliteVersion)", "durability": "\(config.durability.rawValue)",
+            "workers": "\(config.workers)", "\(store.engineLabel.name)": "\(store.engineLabel.version)", "durability": "\(config.durability.rawValue)",
         ])
         let background = [
             Task { await reportStatus(engine, to: systemd) },
@@ -93,7 +93,7 @@ struct Run: AsyncParsableCommand {
             case .reload:
                 systemd.reloading()
                 reload(engine: engine, logger: logger)
-                systemd.ready(status: statusLine(engine))
+                systemd.ready(status: await statusLine(engine))
             case .stop:
                 systemd.stopping()
                 logger.notice("stopping: no new work, running jobs get shutdown_grace", metadata: ["grace_ms": "\(engine.config.shutdownGraceMs)"])
@@ -110,8 +110,8 @@ struct Run: AsyncParsableCommand {
     }
 
     /// `STATUS=` for systemctl status: jobs waiting and workers busy.
-    private func statusLine(_ engine: Engine) -> String {
-        guard let stats = try? engine.stats() else { return "running" }
+    private func statusLine(_ engine: Engine) async -> String {
+        guard let stats = try? await engine.stats() else { return "running" }
         let queued = stats.queues.values.reduce(0) { $0 + ($1.counts[.queued] ?? 0) }
         let scheduled = stats.queues.values.reduce(0) { $0 + ($1.counts[.scheduled] ?? 0) + ($1.counts[.retrying] ?? 0) }
         return "\(queued) queued, \(scheduled) waiting, \(stats.busy) of \(stats.workers) workers busy"
@@ -121,14 +121,14 @@ struct Run: AsyncParsableCommand {
         guard systemd.isActive else { return }
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(5))
-            systemd.status(statusLine(engine))
+            systemd.status(await statusLine(engine))
         }
     }
 
     /// `WATCHDOG=1` at half of `WATCHDOG_USEC`, only while a write round trip
     /// through the store's writer completes in time: a stuck writer (or a
     /// database that takes no writes) stops the pings, and systemd restarts us.
-    private func feedWatchdog(store: JobStore, engine: Engine, systemd: SystemdNotifier, logger: Logger) async {
+    private func feedWatchdog(store: any JobStorage, engine: Engine, systemd: SystemdNotifier, logger: Logger) async {
         guard systemd.isActive, let interval = WatchdogInterval.half() else { return }
         let clock = ContinuousClock()
         while !Task.isCancelled {

@@ -102,7 +102,7 @@ extension Engine {
                 update(name) { $0.row = row }
             } else {
                 // Paused or changed since it was read: take the stored row.
-                let row = try store.scheduleRows().first { $0.name == name }
+                let row = try await store.scheduleRows().first { $0.name == name }
                 if let row { update(name) { $0.row = row } }
             }
         } catch {

@@ -4,12 +4,30 @@ import JobRPC
 import JobStore
 
 /// `stats`: counts per queue and state, workers, version, uptime.
-enum StatsMethod: ImmediateRPCMethod {
+/// Answered on the caller's thread when the store's reads are local.
+enum StatsMethod: RPCMethod {
     static let name = "stats"
 
-    static func answer(_ params: JSONValue?, _ context: MethodContext) throws(RPCError) -> JSONWriter {
+    static func run(_ params: JSONValue?, _ context: MethodContext) async throws(RPCError) -> JSONWriter {
         _ = try NoParams(params)
-        let stats = try wire(Result { () throws(StoreError) in try context.engine.stats() }).get()
+        return answer(try await storeCall { () async throws(StoreError) in try await context.engine.stats() }, context)
+    }
+
+    static func start(_ params: JSONValue?, _ context: MethodContext,
+                      reply: @escaping @Sendable (Result<JSONWriter, RPCError>) -> Void) -> Bool {
+        let now = Result { () throws(RPCError) -> Engine.Stats? in
+            _ = try NoParams(params)
+            return try wire(Result { () throws(StoreError) in try context.engine.statsNow() }).get()
+        }
+        switch now {
+        case .success(nil): return false
+        case .success(let stats?): reply(.success(answer(stats, context)))
+        case .failure(let error): reply(.failure(error))
+        }
+        return true
+    }
+
+    private static func answer(_ stats: Engine.Stats, _ context: MethodContext) -> JSONWriter {
         var w = JSONWriter()
         w.object { o in
             o.member("queues") { w in

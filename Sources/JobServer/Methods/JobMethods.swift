@@ -4,13 +4,27 @@ import JobRPC
 import JobStore
 
 /// `get`: the job object (1001 if unknown).
-enum GetMethod: ImmediateRPCMethod {
+/// Answered on the caller's thread when the store's reads are local.
+enum GetMethod: RPCMethod {
     static let name = "get"
 
-    static func answer(_ params: JSONValue?, _ context: MethodContext) throws(RPCError) -> JSONWriter {
+    static func run(_ params: JSONValue?, _ context: MethodContext) async throws(RPCError) -> JSONWriter {
         let request = try JobIDParams(params)
-        let job = try wire(Result { () throws(StoreError) in try context.engine.store.get(request.id) }).get()
-        guard let job else { throw RPCError(.notFound, "job \(request.id) not found", jobID: request.id) }
+        return try answer(try await storeCall { () async throws(StoreError) in try await context.engine.store.get(request.id) }, request.id)
+    }
+
+    static func start(_ params: JSONValue?, _ context: MethodContext,
+                      reply: @escaping @Sendable (Result<JSONWriter, RPCError>) -> Void) -> Bool {
+        guard let reads = context.engine.store.localReads else { return false }
+        reply(Result { () throws(RPCError) in
+            let request = try JobIDParams(params)
+            return try answer(try wire(Result { () throws(StoreError) in try reads.get(request.id) }).get(), request.id)
+        })
+        return true
+    }
+
+    private static func answer(_ job: Job?, _ id: JobID) throws(RPCError) -> JSONWriter {
+        guard let job else { throw RPCError(.notFound, "job \(id) not found", jobID: id) }
         return jobResult(job)
     }
 }
@@ -59,7 +73,7 @@ enum ListMethod: RPCMethod {
                                 afterID: request.afterID, limit: request.limit)
         filter.newestFirst = request.newestFirst
         filter.beforeID = request.beforeID
-        let page = try await storeCall { () async throws(StoreError) in try context.engine.store.list(filter) }
+        let page = try await storeCall { () async throws(StoreError) in try await context.engine.store.list(filter) }
         var w = JSONWriter(capacity: 64 + page.jobs.count * 400)
         w.object { o in
             o.member("jobs") { $0.array(page.jobs) { w, job in JobJSON.write(job, to: &w, brief: true) } }
