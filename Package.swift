@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // The system libsqlite3 (Debian: libsqlite3-dev), never a vendored copy.
@@ -36,6 +37,17 @@ let package = Package(
         .target(name: "JobCore", swiftSettings: strict),
         // The only module with SQL text.
         .target(name: "JobStore", dependencies: ["JobCore", "CSQLite"], swiftSettings: strict),
+        // The PostgreSQL engine (CLUSTER.md): the same JobStorage, many nodes on one database.
+        .target(
+            name: "JobStorePostgres",
+            dependencies: [
+                "JobCore", "JobStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         // posix_spawn with a new process group and every other fd closed.
         .target(name: "CSpawn"),
         // The wire contract: JSON reading/writing, envelopes, params, error codes. No store, no engine.
@@ -111,7 +123,7 @@ let package = Package(
         .executableTarget(
             name: "jobqueued",
             dependencies: [
-                "JobCore", "JobStore", "JobEngine", "JobServer", "JobRPC", "JobHTTP", "SystemdSupport",
+                "JobCore", "JobStore", "JobStorePostgres", "JobEngine", "JobServer", "JobRPC", "JobHTTP", "SystemdSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -131,6 +143,10 @@ let package = Package(
         ),
         .testTarget(name: "JobCoreTests", dependencies: ["JobCore"], swiftSettings: strict),
         .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "JobCore", "CSQLite"], swiftSettings: strict),
+        // Against a private PostgreSQL server the tests start (Debian's postgresql package).
+        .target(name: "PostgresTestServer", path: "Tests/Support/PostgresTestServer", swiftSettings: strict),
+        .testTarget(name: "PostgresStoreTests", dependencies: ["JobStorePostgres", "JobStore", "JobCore", "PostgresTestServer"],
+                    swiftSettings: strict),
         .testTarget(name: "JobRPCTests", dependencies: ["JobRPC", "JobCore"], swiftSettings: strict),
         .testTarget(name: "JobEngineTests", dependencies: ["JobEngine", "JobStore", "JobCore"], swiftSettings: strict),
         .testTarget(

@@ -46,6 +46,22 @@ extension Engine {
         return now
     }
 
+    func hasWaiters(_ id: JobID) -> Bool {
+        lock.withLock { waiters[id] != nil }
+    }
+
+    /// The jobs somebody waits for here.
+    func waitedJobs() -> [JobID] {
+        lock.withLock { Array(waiters.keys) }
+    }
+
+    /// Reads jobs that ended elsewhere (another node) and wakes their waiters.
+    func notifyWaiters(reading ids: [JobID]) async {
+        for id in ids {
+            if let job = try? await store.get(id), job.state.isTerminal { notifyWaiters(job) }
+        }
+    }
+
     /// Wakes everyone waiting for `job` with it.
     func notifyWaiters(_ job: Job) {
         lock.lock()

@@ -110,6 +110,9 @@ public final class Engine: @unchecked Sendable {
         store.onSettled = { [weak self] settled in
             guard let self else { return }
             for job in settled.cancelled { notifyWaiters(job) }
+            // Jobs that ended on another node of a cluster: read them, then wake their waiters.
+            let ended = settled.polled ? waitedJobs() : settled.endedElsewhere.filter(hasWaiters)
+            if !ended.isEmpty { Task { await self.notifyWaiters(reading: ended) } }
             wake()
         }
     }

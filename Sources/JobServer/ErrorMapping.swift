@@ -20,6 +20,10 @@ extension RPCError {
             self.init(.overloaded, error.description)
         case .closed:
             self.init(.shuttingDown, "the daemon is shutting down")
+        case .unavailable:
+            self.init(.internalError, "database unavailable: \(error.description)")
+        case .unsupported:
+            self.init(.invalidParams, error.description)
         case .busy, .storage, .internalError, .schemaTooNew, .migrationFailed, .cannotOpen:
             // Nothing acknowledged is lost: the request changed nothing.
             self.init(.internalError, "internal error: \(error.description)")

@@ -1,10 +1,11 @@
 import Foundation
 import JobCore
 
-/// The mapping between a `jobs` row and a `Job`.
-enum JobRow {
+/// The mapping between a `jobs` row and a `Job` (the PostgreSQL engine
+/// shares its columns and its JSON forms).
+public enum JobRow {
     /// The columns every job query selects, in the order `decode` reads them.
-    static let columns = """
+    public static let columns = """
         id, queue, handler, payload, state, priority, attempts, max_attempts, unique_key, tags, \
         created_at, run_at, started_at, finished_at, timeout_ms, result, result_truncated, errors, lease_owner, \
         lease_token, lease_worker, lease_expires_at, lease_ms, progress, schedule, after_ids, has_dependents, concurrency_key
@@ -50,27 +51,27 @@ enum JobRow {
     // Most jobs have no tags and no errors: skip the JSON decoder for "[]".
 
     /// `after_ids`: `[1,2,3]`.
-    static func encodeIDs(_ ids: [JobID]) -> String {
+    public static func encodeIDs(_ ids: [JobID]) -> String {
         "[" + ids.map { String($0.rawValue) }.joined(separator: ",") + "]"
     }
 
-    static func decodeIDs(_ text: String) throws(StoreError) -> [JobID] {
+    public static func decodeIDs(_ text: String) throws(StoreError) -> [JobID] {
         try decodeJSON([Int64].self, text, what: "after_ids").map { JobID($0) }
     }
 
-    static func encodeTags(_ tags: [String]) -> String {
+    public static func encodeTags(_ tags: [String]) -> String {
         tags.isEmpty ? "[]" : encodeJSON(tags)
     }
 
-    static func decodeTags(_ text: String) throws(StoreError) -> [String] {
+    public static func decodeTags(_ text: String) throws(StoreError) -> [String] {
         text == "[]" ? [] : try decodeJSON([String].self, text, what: "tags")
     }
 
-    static func encodeErrors(_ errors: [JobFailure]) -> String {
+    public static func encodeErrors(_ errors: [JobFailure]) -> String {
         errors.isEmpty ? "[]" : encodeJSON(errors)
     }
 
-    static func decodeErrors(_ text: String) throws(StoreError) -> [JobFailure] {
+    public static func decodeErrors(_ text: String) throws(StoreError) -> [JobFailure] {
         text == "[]" ? [] : try decodeJSON([JobFailure].self, text, what: "errors")
     }
 

@@ -28,6 +28,11 @@ public enum StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     case cannotOpen(path: String, message: String)
     /// The store is closed.
     case closed
+    /// The database server cannot be reached (PostgreSQL); nothing of the
+    /// operation was written, and the store reconnects by itself.
+    case unavailable(operation: String, message: String)
+    /// This engine does not do this yet (PostgreSQL: see docs/cluster.md).
+    case unsupported(feature: String)
 
     public var description: String {
         switch self {
@@ -56,6 +61,10 @@ public enum StoreError: Error, Hashable, Sendable, CustomStringConvertible {
             "cannot open database \(path): \(message)"
         case .closed:
             "the job store is closed"
+        case .unavailable(let operation, let message):
+            "\(operation): database unavailable: \(message)"
+        case .unsupported(let feature):
+            "\(feature) is not available with the PostgreSQL engine yet (docs/cluster.md)"
         }
     }
 

@@ -6,6 +6,12 @@ public struct EnqueueOutcome: Hashable, Sendable {
     public var state: JobState
     /// True when a job with the same `unique_key` was not terminal: nothing was created.
     public var duplicate: Bool
+
+    public init(id: JobID, state: JobState, duplicate: Bool) {
+        self.id = id
+        self.state = state
+        self.duplicate = duplicate
+    }
 }
 
 /// The answer to `enqueueAndClaim`.
@@ -13,12 +19,22 @@ public struct EnqueueAndClaim: Hashable, Sendable {
     public var outcome: EnqueueOutcome
     /// The jobs claimed (now `running` under this run's lease).
     public var claimed: [Job]
+
+    public init(outcome: EnqueueOutcome, claimed: [Job]) {
+        self.outcome = outcome
+        self.claimed = claimed
+    }
 }
 
 /// The answer to `enqueueBatch`, in the order of the jobs given.
 public struct BatchEnqueueOutcome: Hashable, Sendable {
     public var ids: [JobID]
     public var duplicates: [Bool]
+
+    public init(ids: [JobID], duplicates: [Bool]) {
+        self.ids = ids
+        self.duplicates = duplicates
+    }
 }
 
 /// What `claim` may take: at most `maxJobs` in all, and at most the free
@@ -51,15 +67,15 @@ public struct ClaimRequest: Hashable, Sendable {
     }
 
     /// Handlers whose jobs may not start now: the claim passes over them.
-    var exhaustedHandlers: [String] { handlerBudgets.filter { $0.value <= 0 }.keys.sorted() }
+    public var exhaustedHandlers: [String] { handlerBudgets.filter { $0.value <= 0 }.keys.sorted() }
 
     /// Jobs of `queue` that may start now.
-    func slots(for queue: String) -> Int {
+    public func slots(for queue: String) -> Int {
         max(0, min(maxJobs, slotsPerQueue[queue] ?? slotsForOtherQueues ?? maxJobs))
     }
 
     /// Jobs of `queue` this claim may take, to start now or ahead.
-    func limit(for queue: String) -> Int {
+    public func limit(for queue: String) -> Int {
         slots(for: queue) + (startOnlyQueues.contains(queue) ? 0 : ahead)
     }
 }
@@ -70,6 +86,11 @@ public struct CancelOutcome: Hashable, Sendable {
     public var job: Job
     /// Its state before: `running` means a handler is to be stopped.
     public var previousState: JobState
+
+    public init(job: Job, previousState: JobState) {
+        self.job = job
+        self.previousState = previousState
+    }
 }
 
 /// The counts of one queue for `stats`.
@@ -113,6 +134,11 @@ public struct JobPage: Hashable, Sendable {
     public var jobs: [Job]
     /// The cursor of the next page; nil on the last page.
     public var nextAfterID: Int64?
+
+    public init(jobs: [Job], nextAfterID: Int64?) {
+        self.jobs = jobs
+        self.nextAfterID = nextAfterID
+    }
 }
 
 /// What the writer has done since the store opened (`stats.storage`).
@@ -124,4 +150,11 @@ public struct WriterCounters: Hashable, Sendable {
     /// Bytes appended to the WAL by those commits (pages only, not the 24-byte frame headers).
     public var walBytes: Int
     public var pageSize: Int
+
+    public init(commits: Int, writes: Int, walBytes: Int, pageSize: Int) {
+        self.commits = commits
+        self.writes = writes
+        self.walBytes = walBytes
+        self.pageSize = pageSize
+    }
 }

@@ -99,6 +99,12 @@ public struct SettledJobs: Sendable {
     public var cancelled: [Job] = []
     /// Jobs that became claimable: unblocked, or let in by their key.
     public var released = 0
+    /// Jobs that ended on another node (PostgreSQL): their waiters here read them and wake.
+    public var endedElsewhere: [JobID] = []
+    /// A poll tick (no notification came): waiters look at their jobs again.
+    public var polled = false
+
+    public init() {}
 
     public var isEmpty: Bool { cancelled.isEmpty && released == 0 }
 }

@@ -1,0 +1,66 @@
+import Foundation
+import JobStore
+import PostgresNIO
+
+/// How to reach the database and who this node is (CLUSTER.md, "Configuration").
+public struct PostgresOptions: Sendable {
+    /// `postgres://user[:password]@host[:port]/database`.
+    public var url: String
+    /// Connections per daemon for requests (the LISTEN one comes on top).
+    public var pool = 8
+    /// A file whose first line is the password (else the URL's, or $PGPASSWORD).
+    public var passwordFile: String?
+    /// false: poll every second instead of LISTEN/NOTIFY (PgBouncer in transaction mode).
+    public var notify = true
+    /// This node's name: unique in the cluster, the `lease_owner` of its jobs.
+    public var nodeName: String
+    /// How long a node's claims stay valid without a renewal (renewed every lease / 3).
+    public var leaseMs: Int64 = 30_000
+    /// The most requests one transaction holds (group commit).
+    public var maxWritesPerTransaction = 512
+    public var maxActiveJobs = 10_000_000
+    public var migrations: [Migration] = PostgresMigrations.all
+
+    public init(url: String, nodeName: String) {
+        self.url = url
+        self.nodeName = nodeName
+    }
+
+    /// Whether `database` names PostgreSQL rather than an SQLite file.
+    public static func isPostgresURL(_ database: String) -> Bool {
+        database.hasPrefix("postgres://") || database.hasPrefix("postgresql://")
+    }
+
+    /// The client configuration the URL gives; a clear error for a bad one.
+    func clientConfiguration() throws(StoreError) -> PostgresClient.Configuration {
+        guard let parts = URLComponents(string: url), let host = parts.host, !host.isEmpty else {
+            throw .cannotOpen(path: redactedURL, message: "not a postgres://user@host:port/database URL")
+        }
+        let database = String(parts.path.drop { $0 == "/" })
+        guard !database.isEmpty else { throw .cannotOpen(path: redactedURL, message: "the URL names no database") }
+        let user = parts.user ?? ProcessInfo.processInfo.environment["PGUSER"] ?? "jobqueue"
+        var password = parts.password ?? ProcessInfo.processInfo.environment["PGPASSWORD"]
+        if let passwordFile {
+            guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
+                throw .cannotOpen(path: redactedURL, message: "cannot read password_file \(passwordFile)")
+            }
+            password = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
+        }
+        if let mode = parts.queryItems?.first(where: { $0.name == "sslmode" })?.value, mode != "disable" {
+            throw .cannotOpen(path: redactedURL, message: "sslmode=\(mode): TLS is not built yet, use sslmode=disable on a trusted network (docs/cluster.md)")
+        }
+        var configuration = PostgresClient.Configuration(host: host, port: parts.port ?? 5432, username: user, password: password,
+                                                         database: database, tls: .disable)
+        configuration.options.maximumConnections = pool
+        configuration.options.minimumConnections = 1
+        configuration.options.connectTimeout = .seconds(5)
+        return configuration
+    }
+
+    /// The URL without its password, for logs and errors.
+    public var redactedURL: String {
+        guard var parts = URLComponents(string: url), parts.password != nil else { return url }
+        parts.password = "***"
+        return parts.string ?? url
+    }
+}

@@ -1,0 +1,215 @@
+import Foundation
+import JobCore
+import JobStore
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// The job store on PostgreSQL (CLUSTER.md): several daemons ("nodes") share
+/// one database. Writes go through group commit (`PostgresWriter`), reads
+/// through the pool; a node's running jobs hold its lease (`nodes`), which
+/// a background task renews every lease / 3; jobs of a node whose lease ran
+/// out are rescued by the others.
+public final class PostgresStore: JobStorage, @unchecked Sendable {
+    public let options: PostgresOptions
+    let client: PostgresClient
+    let logger: Logger
+    let writer: PostgresWriter
+    private let clientTask: Task<Void, Never>
+    private let lock = NSLock()
+    // Guarded by `lock`:
+    private var settledHandler: (@Sendable (SettledJobs) -> Void)?
+    private var keyLimits: [String: Int] = [:]
+    private var serverVersion = ""
+
+    /// The node's standing in the cluster (PostgresStore+Cluster.swift).
+    struct ClusterState {
+        /// When the latest renewal that succeeded was sent (monotonic).
+        var renewedAt: ContinuousClock.Instant?
+        /// This node's term while it leads.
+        var leaderTerm: Int64?
+        /// The backoff of a rescued job's handler (given by the engine at start-up).
+        var rescueDelay: (@Sendable (Job) -> Int64)?
+        var tasks: [Task<Void, Never>] = []
+    }
+    let lease = Mutex(ClusterState())
+
+    public let metrics = StoreMetrics()
+    public var leaseOwner: String { options.nodeName }
+    public var localReads: (any LocalJobReads)? { nil }
+    public var engineLabel: (name: String, version: String) { ("postgres", lock.withLock { serverVersion }) }
+
+    private init(options: PostgresOptions, client: PostgresClient, clientTask: Task<Void, Never>, logger: Logger) {
+        self.options = options
+        self.client = client
+        self.clientTask = clientTask
+        self.logger = logger
+        writer = PostgresWriter(client: client, logger: logger, node: options.nodeName,
+                                maxWrites: options.maxWritesPerTransaction, maxActiveJobs: options.maxActiveJobs)
+    }
+
+    /// Connects, migrates (refusing a newer schema), registers this node and
+    /// starts renewing its lease.
+    public static func open(_ options: PostgresOptions, logger: Logger) async throws(StoreError) -> PostgresStore {
+        let configuration = try options.clientConfiguration()
+        let client = PostgresClient(configuration: configuration, backgroundLogger: Logger(label: "jobqueue.postgres.pool") { _ in
+            SwiftLogNoOpLogHandler()
+        })
+        let clientTask = Task { await client.run() }
+        let store = PostgresStore(options: options, client: client, clientTask: clientTask, logger: logger)
+        do {
+            try await store.withSession("connect") { session throws(StoreError) in
+                let version = try await session.firstRow("server version", "SHOW server_version") { try $0[0].decode(String.self) }
+                store.lock.withLock { store.serverVersion = version ?? "" }
+                try await PostgresMigrator(migrations: options.migrations).migrate(session, url: options.redactedURL)
+                try await store.registerNode(session)
+            }
+        } catch {
+            clientTask.cancel()
+            throw error.asOpenError(url: options.redactedURL)
+        }
+        store.writer.afterCommit = { [weak store] ready, finished in store?.committed(ready: ready, finished: finished) }
+        store.startBackground()
+        return store
+    }
+
+    public func close() {
+        stopBackground()
+        let done = DispatchSemaphore(value: 0)
+        Task { [writer, client, options, logger] in
+            await writer.close()
+            // The node leaves: its lease ends now rather than at its expiry.
+            _ = try? await client.withConnection { connection in
+                try await PostgresSession(connection: connection, logger: logger)
+                    .run("leave", "UPDATE nodes SET expires_at = jq_now() WHERE name = $1 RETURNING 1", [.text(options.nodeName)])
+            }
+            done.signal()
+        }
+        _ = done.wait(timeout: .now() + 10)
+        clientTask.cancel()
+    }
+
+    // MARK: - JobStorage tuning
+
+    public var writerCounters: WriterCounters {
+        let (commits, writes) = writer.counters
+        return WriterCounters(commits: commits, writes: writes, walBytes: 0, pageSize: 0)
+    }
+
+    public var maxActiveJobs: Int {
+        get { writer.maxActiveJobs }
+        set { writer.maxActiveJobs = newValue }
+    }
+
+    public var keyConcurrency: [String: Int] {
+        get { lock.withLock { keyLimits } }
+        set { lock.withLock { keyLimits = newValue } }
+    }
+
+    public var onSettled: (@Sendable (SettledJobs) -> Void)? {
+        get { lock.withLock { settledHandler } }
+        set { lock.withLock { settledHandler = newValue } }
+    }
+
+    public func sizes() async -> StorageSizes {
+        let bytes = try? await withSession("database size") { session throws(StoreError) in
+            try await session.firstRow("database size", "SELECT pg_database_size(current_database())") { try $0[0].decode(Int64.self) }
+        }
+        return StorageSizes(databaseBytes: (bytes ?? nil) ?? 0, walBytes: 0)
+    }
+
+    public func checkWriter() async throws(StoreError) {
+        _ = try await perform { _ throws(StoreError) in true }
+    }
+
+    public func expediteDeferredWrites() {}  // no write is deferred here
+
+    // MARK: - Plumbing
+
+    /// Runs `body` in the next group-commit transaction; answers after COMMIT.
+    func perform<T: Sendable>(_ body: @escaping (PostgresTransaction) async throws(StoreError) -> T,
+                              completion: @escaping @Sendable (Result<T, StoreError>) -> Void) {
+        writer.submit(TypedPostgresWrite(body, completion: completion))
+    }
+
+    func perform<T: Sendable>(_ body: @escaping (PostgresTransaction) async throws(StoreError) -> T) async throws(StoreError) -> T {
+        let result = await withCheckedContinuation { continuation in
+            perform(body) { continuation.resume(returning: $0) }
+        }
+        return try result.get()
+    }
+
+    /// One pooled connection, outside any transaction (reads, the node's lease).
+    func withSession<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (PostgresSession) async throws(StoreError) -> T) async throws(StoreError) -> T {
+        let logger = self.logger
+        do {
+            return try await Self.withDeadline(.seconds(5), operation: operation) { [client] in
+                try await client.withConnection { connection in
+                    try await body(PostgresSession(connection: connection, logger: logger))
+                }
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw Self.storeError(error, operation: operation)
+        }
+    }
+
+    /// `body`, or `unavailable` once `deadline` has passed (postgres-nio waits
+    /// for a connection as long as it is let: #489).
+    static func withDeadline<T: Sendable>(_ deadline: Duration, operation: String,
+                                          _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: deadline)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else {
+                throw StoreError.unavailable(operation: operation, message: "no answer from the database within \(deadline)")
+            }
+            return value
+        }
+    }
+
+    /// A postgres-nio error as a store error.
+    static func storeError(_ error: any Error, operation: String) -> StoreError {
+        if let error = error as? StoreError { return error }
+        guard let error = error as? PSQLError else {
+            return .unavailable(operation: operation, message: "\(error)")
+        }
+        switch error.code {
+        case .server:
+            let state = error.serverInfo?[.sqlState] ?? ""
+            let message = error.serverInfo?[.message] ?? "\(error)"
+            if state.hasPrefix("08") || state.hasPrefix("57P") { return .unavailable(operation: operation, message: message) }
+            if state == "40001" || state == "40P01" || state == "55P03" { return .busy(operation: operation) }
+            if state.hasPrefix("53") { return .storage(operation: operation, message: message) }
+            return .internalError(operation: operation, message: "\(message) (SQLSTATE \(state))")
+        case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed, .queryCancelled:
+            return .unavailable(operation: operation, message: "\(error.code)")
+        default:
+            return .internalError(operation: operation, message: "\(error)")
+        }
+    }
+
+    // MARK: - After a commit
+
+    private func committed(ready: Set<String>, finished: [JobID]) {
+        guard !ready.isEmpty || !finished.isEmpty else { return }
+        // Wake-ups for the other nodes ride in their own statement after
+        // the commit (never inside it: NOTIFY serializes commits).
+        if options.notify { notify(ready: ready, finished: finished) }
+    }
+}
+
+extension StoreError {
+    /// An error met while opening, as the daemon reports it (exit 78 for a newer schema).
+    fileprivate func asOpenError(url: String) -> StoreError {
+        switch self {
+        case .schemaTooNew, .migrationFailed, .cannotOpen: self
+        default: .cannotOpen(path: url, message: description)
+        }
+    }
+}

@@ -1,0 +1,148 @@
+import JobCore
+import JobStore
+import Logging
+import PostgresNIO
+
+/// A bound value of a statement.
+enum PGValue {
+    case int(Int64)
+    case text(String)
+    case bool(Bool)
+    case null
+
+    static func optionalText(_ value: String?) -> PGValue { value.map { .text($0) } ?? .null }
+    static func optionalInt(_ value: Int64?) -> PGValue { value.map { .int($0) } ?? .null }
+}
+
+/// One connection's statements, inside a transaction or not: every call is
+/// one round trip, and every error becomes a `StoreError` for `operation`.
+struct PostgresSession {
+    let connection: PostgresConnection
+    let logger: Logger
+
+    func rows<T>(_ operation: String, _ sql: String, _ values: [PGValue] = [],
+                 _ decode: (PostgresRandomAccessRow) throws -> T) async throws(StoreError) -> [T] {
+        do {
+            var found: [T] = []
+            for try await row in try await connection.query(Self.query(sql, values), logger: logger) {
+                found.append(try decode(row.makeRandomAccess()))
+            }
+            return found
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw PostgresStore.storeError(error, operation: operation)
+        }
+    }
+
+    func firstRow<T>(_ operation: String, _ sql: String, _ values: [PGValue] = [],
+                     _ decode: (PostgresRandomAccessRow) throws -> T) async throws(StoreError) -> T? {
+        try await rows(operation, sql, values, decode).first
+    }
+
+    /// Runs a statement; returns the rows it returned (a `RETURNING 1` counts changes).
+    @discardableResult
+    func run(_ operation: String, _ sql: String, _ values: [PGValue] = []) async throws(StoreError) -> Int {
+        try await rows(operation, sql, values) { _ in () }.count
+    }
+
+    func jobs(_ operation: String, _ sql: String, _ values: [PGValue] = []) async throws(StoreError) -> [Job] {
+        try await rows(operation, sql, values, PostgresJobRow.decode)
+    }
+
+    func job(_ operation: String, _ sql: String, _ values: [PGValue] = []) async throws(StoreError) -> Job? {
+        try await jobs(operation, sql, values).first
+    }
+
+    private static func query(_ sql: String, _ values: [PGValue]) -> PostgresQuery {
+        var binds = PostgresBindings(capacity: values.count)
+        for value in values {
+            switch value {
+            case .int(let n): binds.append(n)
+            case .text(let s): binds.append(s)
+            case .bool(let b): binds.append(b)
+            case .null: binds.appendNull()
+            }
+        }
+        return PostgresQuery(unsafeSQL: sql, binds: binds)
+    }
+}
+
+/// One group-commit transaction: the session, the node's name, and the
+/// counts each request changes (written once, before COMMIT, into this
+/// node's own `job_counts` rows).
+final class PostgresTransaction: @unchecked Sendable {  // one task at a time: the writer's
+    let session: PostgresSession
+    let node: String
+    let maxActiveJobs: Int
+    private(set) var counts: [CountKey: Int] = [:]
+    private var requestCounts: [CountKey: Int] = [:]
+    /// Unfinished jobs counted once per transaction (for `max_queued_jobs`).
+    private var activeJobs: Int?
+    /// Queues that got ready jobs: their nodes are told after the commit.
+    var readyQueues: Set<String> = []
+    /// Jobs that ended: waiters on every node are told after the commit.
+    var finished: [JobID] = []
+    private var startedAt: Timestamp?
+
+    struct CountKey: Hashable {
+        var queue: String
+        var state: JobState
+    }
+
+    init(session: PostgresSession, node: String, maxActiveJobs: Int) {
+        self.session = session
+        self.node = node
+        self.maxActiveJobs = maxActiveJobs
+    }
+
+    /// The database's clock, read once per transaction (every node agrees on it).
+    func now() async throws(StoreError) -> Timestamp {
+        if let startedAt { return startedAt }
+        let read = try await session.firstRow("read the clock", "SELECT jq_now()") { try $0[0].decode(Int64.self) }
+        guard let read else { throw .internalError(operation: "read the clock", message: "jq_now() returned nothing") }
+        startedAt = Timestamp(millisecondsSinceEpoch: read)
+        return startedAt!
+    }
+
+    func add(_ queue: String, _ state: JobState, _ delta: Int) {
+        requestCounts[CountKey(queue: queue, state: state), default: 0] += delta
+        if state == .queued && delta > 0 { readyQueues.insert(queue) }
+        if !state.isTerminal { activeJobs = activeJobs.map { $0 + delta } }
+    }
+
+    func move(_ queue: String, from old: JobState, to new: JobState) {
+        guard old != new else { return }
+        add(queue, old, -1)
+        add(queue, new, +1)
+    }
+
+    func requestSucceeded() {
+        counts.merge(requestCounts) { $0 + $1 }
+        requestCounts.removeAll(keepingCapacity: true)
+    }
+
+    /// Refuses a new unfinished job past `max_queued_jobs` (one count per transaction).
+    func reserveActiveSlot() async throws(StoreError) {
+        guard maxActiveJobs < 10_000_000 else { return }
+        if activeJobs == nil {
+            let counted = try await session.firstRow("count unfinished jobs", """
+                SELECT coalesce(sum(n), 0)::bigint FROM job_counts
+                WHERE state IN ('blocked', 'scheduled', 'queued', 'running', 'retrying')
+                """) { try $0[0].decode(Int64.self) } ?? 0
+            let pending = (counts.merging(requestCounts) { $0 + $1 }).filter { !$0.key.state.isTerminal }.values.reduce(0, +)
+            activeJobs = Int(counted) + pending
+        }
+        if (activeJobs ?? 0) >= maxActiveJobs { throw .overloaded(limit: maxActiveJobs) }
+    }
+
+    /// Adds this transaction's count changes to this node's rows.
+    func writeCounts() async throws(StoreError) {
+        for (key, delta) in counts where delta != 0 {
+            try await session.run("update job counts", """
+                INSERT INTO job_counts (node, queue, state, n) VALUES ($1, $2, $3, $4)
+                ON CONFLICT (node, queue, state) DO UPDATE SET n = job_counts.n + excluded.n
+                """, [.text(node), .text(key.queue), .text(key.state.rawValue), .int(Int64(delta))])
+        }
+    }
+}

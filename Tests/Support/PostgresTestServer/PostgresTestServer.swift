@@ -1,0 +1,177 @@
+import Foundation
+
+/// A private PostgreSQL server for the tests: Debian's `postgresql` binaries
+/// (`/usr/lib/postgresql/N/bin`), a cluster made with `initdb` in a temp
+/// folder, started with `pg_ctl` on a free loopback port, as the `postgres`
+/// user when the tests run as root (PostgreSQL refuses to run as root).
+/// One server per test process; each test makes its own database. Stopped
+/// (immediate mode) and removed when the process exits.
+public final class PostgresTestServer: Sendable {
+    public let folder: String
+    public let port: Int
+    public let user = "jobqueue"
+    private let tools: Tools
+
+    /// The server of this process, started on first use.
+    public static func shared() throws -> PostgresTestServer {
+        try startOnce.withLock { started in
+            if let server = started { return server }
+            let server = try PostgresTestServer()
+            started = server
+            atexit { PostgresTestServer.stopShared() }
+            return server
+        }
+    }
+
+    private static let startOnce = Locked<PostgresTestServer?>(nil)
+
+    private static func stopShared() {
+        guard let server = startOnce.withLock({ $0 }) else { return }
+        _ = try? server.tools.pgctl(["stop", "-m", "immediate", "-w"])
+        try? FileManager.default.removeItem(atPath: server.folder)
+    }
+
+    private init() throws {
+        guard let bin = Self.findBinaries() else {
+            throw Problem("PostgreSQL is not installed: apt-get install postgresql (the tests start their own server)")
+        }
+        let folder = "/tmp/jqpg-" + UUID().uuidString.prefix(8).lowercased()
+        let tools = Tools(binaries: bin, runAs: getuid() == 0 ? "postgres" : nil, folder: folder)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        if let runAs = tools.runAs { try Tools.run("/bin/chown", [runAs, folder]) }
+        try tools.run(bin + "/initdb", ["-D", folder + "/data", "-U", user, "--auth=trust", "-E", "UTF8", "--no-sync"])
+        var lastError: (any Error)?
+        for _ in 0..<5 {
+            let port = try Self.freePort()
+            do {
+                try tools.start(port: port)
+                self.port = port
+                self.folder = folder
+                self.tools = tools
+                return
+            } catch {
+                lastError = error  // the port was taken meanwhile: another
+            }
+        }
+        throw lastError ?? Problem("PostgreSQL did not start")
+    }
+
+    /// A new, empty database; its URL for `--db` / `database:`.
+    public func makeDatabase() throws -> String {
+        let name = "t_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "")
+        try psql("CREATE DATABASE \(name)")
+        return url(database: name)
+    }
+
+    public func url(database: String) -> String {
+        "postgres://\(user)@127.0.0.1:\(port)/\(database)"
+    }
+
+    /// Runs SQL in `database` with psql; returns its unaligned output.
+    @discardableResult
+    public func psql(_ sql: String, database: String = "postgres") throws -> String {
+        try tools.run(tools.binaries + "/psql", ["-h", "127.0.0.1", "-p", "\(port)", "-U", user, "-d", database,
+                                     "-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
+    }
+
+    /// Stops the server (fast mode) and starts it again on the same port.
+    public func restart(downFor pause: Duration = .zero) throws {
+        try tools.pgctl(["stop", "-m", "fast", "-w"])
+        Thread.sleep(forTimeInterval: Double(pause.components.seconds) + Double(pause.components.attoseconds) / 1e18)
+        try tools.start(port: port)
+    }
+}
+
+/// The server's programs, run as the user that owns its folder.
+private struct Tools: Sendable {
+    let binaries: String
+    let runAs: String?
+    let folder: String
+
+    func start(port: Int) throws {
+        try pgctl(["start", "-w", "-t", "60", "-l", folder + "/server.log",
+                   "-o", "-p \(port) -k \(folder) -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on"])
+    }
+
+    @discardableResult
+    func pgctl(_ arguments: [String]) throws -> String {
+        try run(binaries + "/pg_ctl", ["-D", folder + "/data"] + arguments)
+    }
+
+    @discardableResult
+    func run(_ tool: String, _ arguments: [String]) throws -> String {
+        if let runAs { return try Self.run("/usr/sbin/runuser", ["-u", runAs, "--", tool] + arguments) }
+        return try Self.run(tool, arguments)
+    }
+
+    /// Runs `tool` and returns its output. posix_spawn and waitpid, not
+    /// Foundation's Process: its waitUntilExit missed the exit of a
+    /// `runuser` whose grandchild (the server) lives on, and hung.
+    @discardableResult
+    static func run(_ tool: String, _ arguments: [String]) throws -> String {
+        let output = "/tmp/jqpg-out-" + UUID().uuidString.prefix(8).lowercased()
+        defer { unlink(output) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([tool] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, tool, &actions, nil, argv, environ)
+        guard spawned == 0 else { throw PostgresTestServer.Problem("cannot run \(tool): \(String(cString: strerror(spawned)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        let text = ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        let exited = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        guard exited == 0 else {
+            throw PostgresTestServer.Problem("\(tool) \(arguments.joined(separator: " ")) exited \(exited): \(text)")
+        }
+        return text
+    }
+}
+
+extension PostgresTestServer {
+    fileprivate static func findBinaries() -> String? {
+        let root = "/usr/lib/postgresql"
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap(Int.init).sorted()
+        return versions.reversed().map { "\(root)/\($0)/bin" }.first { FileManager.default.isExecutableFile(atPath: $0 + "/initdb") }
+    }
+
+    /// A loopback port nobody listens on now.
+    private static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw Problem("cannot find a free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    public struct Problem: Error, CustomStringConvertible {
+        public let description: String
+        init(_ description: String) { self.description = description }
+    }
+}
+
+/// A value behind a lock (the harness runs on whatever thread a test has).
+final class Locked<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}
