@@ -159,7 +159,8 @@ let package = Package(
             swiftSettings: strict
         ),
         // Runs the real binaries: depending on the executable makes `swift test` build it.
-        .testTarget(name: "EndToEndTests", dependencies: ["jobqueued", "jobctl", "JobClient", "JobCore"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["jobqueued", "jobctl", "JobClient", "JobCore", "PostgresTestServer"],
+                    swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

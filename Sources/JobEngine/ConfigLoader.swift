@@ -88,7 +88,8 @@ struct Reader {
 
     mutating func read(_ root: Node, into config: inout DaemonConfig) {
         if case .scalar(let s) = root, s.string.isEmpty { return }  // an empty file
-        let known: Set<String> = ["workers", "durability", "shutdown_grace", "retention", "socket", "limits", "queues", "handlers", "schedules", "http"]
+        let known: Set<String> = ["workers", "durability", "shutdown_grace", "retention", "socket", "limits", "queues", "handlers", "schedules", "http",
+                                   "database", "postgres", "node"]
         for (name, _, value) in mapping(root, "", known: known) {
             switch name {
             case "workers": if let n = int(value, name, min: 1) { config.workers = n }
@@ -103,6 +104,12 @@ struct Reader {
                 }
             case "socket": readSocket(value, into: &config.socket)
             case "http": readHTTP(value, into: &config.http)
+            case "database":
+                if let text = scalar(value, name) {
+                    if text.isEmpty { problem(value, name, "expected an SQLite file's path or a postgres:// URL") } else { config.cluster.database = text }
+                }
+            case "postgres": readPostgres(value, into: &config.cluster)
+            case "node": readNode(value, into: &config.cluster)
             case "limits": readLimits(value, into: &config.limits)
             case "queues":
                 for (queue, _, v) in mapping(value, name, known: nil) {

@@ -49,6 +49,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var schedules: [String: ScheduleConfig] = [:]
     /// `http:` (OBSERVABILITY.md): off unless `listen` is set.
     public var http = HTTP()
+    /// `database:`, `postgres:` and `node:` (CLUSTER.md).
+    public var cluster = Cluster()
 
     public init(workers: Int) {
         self.workers = workers

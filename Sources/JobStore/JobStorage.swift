@@ -21,6 +21,10 @@ public protocol JobStorage: AnyObject, Sendable {
     var writerCounters: WriterCounters { get }
     /// `jobqueue_build_info`'s label for the engine: ("sqlite", "3.40.1").
     var engineLabel: (name: String, version: String) { get }
+    /// The additions to protocol version 1 this store serves (`ping`'s `features`).
+    var features: [String] { get }
+    /// This daemon's node name when it is one of a cluster (`ping`), else nil.
+    var clusterNode: String? { get }
     /// `max_queued_jobs`; a config reload may change it.
     var maxActiveJobs: Int { get set }
     /// Each handler's `key_concurrency` (SCHEDULING.md); 1 for a handler not listed.

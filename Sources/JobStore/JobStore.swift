@@ -151,6 +151,8 @@ extension JobStore: JobStorage, LocalJobReads {
     public var localReads: (any LocalJobReads)? { self }
 
     public var engineLabel: (name: String, version: String) { ("sqlite", Self.sqliteVersion) }
+    public var features: [String] { ["workers", "schedules", "dependencies", "limits"] }
+    public var clusterNode: String? { nil }
 
     public func sizes() async -> StorageSizes {
         StorageSizes(databaseBytes: Self.fileSize(options.path), walBytes: Self.fileSize(options.path + "-wal"))

@@ -64,3 +64,10 @@ public struct PostgresOptions: Sendable {
         return parts.string ?? url
     }
 }
+
+extension PostgresOptions {
+    /// `database` for logs: a URL without its password, a path as it is.
+    public static func redacted(_ database: String) -> String {
+        isPostgresURL(database) ? PostgresOptions(url: database, nodeName: "").redactedURL : database
+    }
+}

@@ -37,6 +37,9 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
     public let metrics = StoreMetrics()
     public var leaseOwner: String { options.nodeName }
     public var localReads: (any LocalJobReads)? { nil }
+    /// External workers, schedules and dependencies are not built on this engine yet (docs/cluster.md).
+    public var features: [String] { ["limits", "cluster"] }
+    public var clusterNode: String? { options.nodeName }
     public var engineLabel: (name: String, version: String) { ("postgres", lock.withLock { serverVersion }) }
 
     private init(options: PostgresOptions, client: PostgresClient, clientTask: Task<Void, Never>, logger: Logger) {
@@ -71,6 +74,23 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
         store.writer.afterCommit = { [weak store] ready, finished in store?.committed(ready: ready, finished: finished) }
         store.startBackground()
         return store
+    }
+
+    /// Applies the pending migrations and disconnects (`jobqueued migrate`): no node joins.
+    public static func migrate(_ options: PostgresOptions, logger: Logger) async throws(StoreError) {
+        let client = PostgresClient(configuration: try options.clientConfiguration(), backgroundLogger: Logger(label: "jobqueue.postgres.pool") { _ in
+            SwiftLogNoOpLogHandler()
+        })
+        let clientTask = Task { await client.run() }
+        defer { clientTask.cancel() }
+        let store = PostgresStore(options: options, client: client, clientTask: clientTask, logger: logger)
+        do {
+            try await store.withSession("migrate") { session throws(StoreError) in
+                try await PostgresMigrator(migrations: options.migrations).migrate(session, url: options.redactedURL)
+            }
+        } catch {
+            throw error.asOpenError(url: options.redactedURL)
+        }
     }
 
     public func close() {

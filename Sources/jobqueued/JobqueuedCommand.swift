@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import JobEngine
 import JobRPC
+import JobStore
+import JobStorePostgres
 import Logging
 import SystemdSupport
 
@@ -26,7 +28,7 @@ struct PathOptions: ParsableArguments {
     @Option(name: .long, help: "The config file (default: /etc/jobqueue/jobqueued.yaml, or ~/.config/jobqueue/jobqueued.yaml per user).")
     var config: String?
 
-    @Option(name: .long, help: "The SQLite database (default: $STATE_DIRECTORY/jobs.db, /var/lib/jobqueue/jobs.db, or ~/.local/state/jobqueue/jobs.db).")
+    @Option(name: .long, help: "The SQLite database, or a postgres:// URL (default: the config's database, else $STATE_DIRECTORY/jobs.db, /var/lib/jobqueue/jobs.db, or ~/.local/state/jobqueue/jobs.db).")
     var db: String?
 
     var defaults: DefaultPaths {
@@ -38,7 +40,8 @@ struct PathOptions: ParsableArguments {
         config.map { ($0, true) } ?? (defaults.config, false)
     }
 
-    var databasePath: String { db ?? defaults.database }
+    /// `--db`, else the config's `database:`, else the default SQLite file.
+    func database(_ config: DaemonConfig) -> String { db ?? config.cluster.database ?? defaults.database }
 
     /// Loads the config or prints every problem on stderr.
     func loadConfig() throws(ExitCode) -> DaemonConfig {
@@ -64,16 +67,31 @@ extension Logger.Level: @retroactive ExpressibleByArgument {}
 struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Apply pending migrations to the database and exit.")
 
-    @Option(name: .long, help: "The SQLite database.")
+    @Option(name: .long, help: "The SQLite database, or a postgres:// URL.")
     var db: String?
+
+    @Option(name: .long, help: "The config file (for its database:, postgres: and node: settings).")
+    var config: String?
 
     func run() async throws {
         var paths = PathOptions()
         paths.db = db
+        paths.config = config
         let logger = makeLogger(level: .info)
-        let store = try openStore(path: paths.databasePath, durability: .full, logger: logger)
-        store.close()
-        logger.info("database is up to date", metadata: ["database": "\(paths.databasePath)"])
+        let daemonConfig = try paths.loadConfig()
+        let database = paths.database(daemonConfig)
+        if PostgresOptions.isPostgresURL(database) {
+            do throws(StoreError) {
+                try await PostgresStore.migrate(postgresOptions(database, daemonConfig), logger: logger)
+            } catch {
+                FileHandle.standardError.write(Data("jobqueued: \(error.description)\n".utf8))
+                if case .schemaTooNew = error { throw exitConfig }
+                throw ExitCode.failure
+            }
+        } else {
+            try openStore(path: database, durability: .full, logger: logger).close()
+        }
+        logger.info("database is up to date", metadata: ["database": "\(PostgresOptions.redacted(database))"])
     }
 }
 

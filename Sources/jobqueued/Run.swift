@@ -6,6 +6,7 @@ import JobHTTP
 import JobRPC
 import JobServer
 import JobStore
+import JobStorePostgres
 import Logging
 import NIOCore
 import Synchronization
@@ -39,7 +40,8 @@ struct Run: AsyncParsableCommand {
         if let workers { config.workers = workers }
         let socketPath = socket ?? paths.defaults.socket
 
-        let store = try openStore(path: paths.databasePath, durability: config.durability == .full ? .full : .normal, logger: logger)
+        let database = paths.database(config)
+        let store = try await openStorage(database, config: config, logger: logger)
         let engine = Engine(store: store, config: config, logger: logger)
         _ = try await engine.recoverInterruptedJobs()
         try await engine.loadSchedules()
@@ -80,7 +82,7 @@ struct Run: AsyncParsableCommand {
         let systemd = SystemdNotifier()
         systemd.ready(status: await statusLine(engine))
         logger.notice("jobqueued started", metadata: [
-            "version": "\(JobqueueVersion.current)", "database": "\(paths.databasePath)", "socket": "\(listenPath)",
+            "version": "\(JobqueueVersion.current)", "database": "\(PostgresOptions.redacted(database))", "socket": "\(listenPath)",
             "workers": "\(config.workers)", "\(store.engineLabel.name)": "\(store.engineLabel.version)", "durability": "\(config.durability.rawValue)",
         ])
         let background = [
@@ -163,6 +165,30 @@ struct Run: AsyncParsableCommand {
     }
 }
 
+/// The store `database` names: PostgreSQL for a postgres:// URL, else the SQLite file.
+func openStorage(_ database: String, config: DaemonConfig, logger: Logger) async throws -> any JobStorage {
+    guard PostgresOptions.isPostgresURL(database) else {
+        return try openStore(path: database, durability: config.durability == .full ? .full : .normal, logger: logger)
+    }
+    do throws(StoreError) {
+        return try await PostgresStore.open(postgresOptions(database, config), logger: logger)
+    } catch {
+        FileHandle.standardError.write(Data("jobqueued: \(error.description)\n".utf8))
+        if case .schemaTooNew = error { throw exitConfig }
+        throw ExitCode.failure
+    }
+}
+
+func postgresOptions(_ url: String, _ config: DaemonConfig) -> PostgresOptions {
+    var options = PostgresOptions(url: url, nodeName: config.cluster.resolvedNodeName)
+    options.pool = config.cluster.pool
+    options.passwordFile = config.cluster.passwordFile
+    options.notify = config.cluster.notify
+    options.leaseMs = config.cluster.leaseMs
+    options.maxActiveJobs = config.limits.maxQueuedJobs
+    return options
+}
+
 /// Opens and migrates the database, creating its folder (0750) if missing.
 func openStore(path: String, durability: StoreOptions.Durability, logger: Logger) throws -> JobStore {
     let folder = (path as NSString).deletingLastPathComponent
@@ -186,7 +212,8 @@ extension Run {
     func startHTTP(config: DaemonConfig, engine: Engine, service: RPCService, eventLoop: any EventLoop,
                    connections: ConnectionCount, logger: Logger) async throws -> HTTPListener? {
         guard let address = config.http.listen else { return nil }
-        let tokenFile = config.http.tokenFile ?? AccessToken.defaultPath(database: paths.databasePath)
+        let database = paths.database(config)
+        let tokenFile = config.http.tokenFile ?? AccessToken.defaultPath(database: PostgresOptions.isPostgresURL(database) ? paths.defaults.database : database)
         let token = try AccessToken.loadOrCreate(path: tokenFile)
         if !address.isLoopback {
             logger.warning("the HTTP listener is open to other machines: the token is all that guards it", metadata: ["listen": "\(address)"])

@@ -1,12 +1,21 @@
 import Foundation
+import PostgresTestServer
 import Testing
+
+/// The store a test daemon runs on: its own SQLite file, or its own
+/// database on the tests' private PostgreSQL server (CLUSTER.md).
+enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+    var testDescription: String { rawValue }
+}
 
 /// A real `jobqueued` in a fresh temp folder (short path: a socket path
 /// must fit in 108 bytes), with its own database, socket and config.
 final class Daemon: @unchecked Sendable {
     let folder: String
     var socket: String { folder + "/s.sock" }
-    var database: String { folder + "/jobs.db" }
+    /// The SQLite file, or the postgres:// URL.
+    let database: String
     var configPath: String { folder + "/jobqueued.yaml" }
     var logPath: String { folder + "/daemon.log" }
     private(set) var process: Process?
@@ -20,8 +29,9 @@ final class Daemon: @unchecked Sendable {
         return ".build/debug/jobqueued"
     }
 
-    init(config: String = "", start: Bool = true, extraArguments: [String] = []) throws {
+    init(engine: StoreKind = .sqlite, config: String = "", start: Bool = true, extraArguments: [String] = []) throws {
         folder = "/tmp/jqe-" + UUID().uuidString.prefix(8).lowercased()
+        database = engine == .postgres ? try PostgresTestServer.shared().makeDatabase() : folder + "/jobs.db"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try writeConfig(config)
         if start { try self.start(extraArguments: extraArguments) }

@@ -3,8 +3,8 @@ import Testing
 
 /// Every method over the real socket of a real daemon.
 @Suite(.blocking) struct ProtocolTests {
-    @Test func pingStatsAndTheStartLine() throws {
-        let d = try Daemon()
+    @Test(arguments: StoreKind.allCases) func pingStatsAndTheStartLine(_ engine: StoreKind) throws {
+        let d = try Daemon(engine: engine)
         let c = try d.client()
         let ping = try c.call("ping")
         #expect(ping["protocol"] as? Int == 1 && ping["version"] as? String != nil)
@@ -12,7 +12,7 @@ import Testing
         let queues = stats["queues"] as! [String: [String: Any]]
         #expect(queues["default"]?["queued"] as? Int == 0 && queues["default"]?["concurrency"] as? Int == 4)
         #expect((stats["workers"] as! [String: Int])["total"]! >= 1 && stats["uptime_ms"] as? Int != nil)
-        #expect(d.log.contains("jobqueued started") && d.log.contains("socket=\(d.socket)") && d.log.contains("sqlite="))
+        #expect(d.log.contains("jobqueued started") && d.log.contains("socket=\(d.socket)") && d.log.contains("\(engine)="))
     }
 
     @Test func statsCountTheWritersCommitsAndWALBytes() throws {
@@ -27,8 +27,8 @@ import Testing
         #expect(after["page_size"]! >= 512 && after["wal_bytes"]! - before["wal_bytes"]! >= after["page_size"]!)
     }
 
-    @Test func enqueueGetWaitList() throws {
-        let d = try Daemon()
+    @Test(arguments: StoreKind.allCases) func enqueueGetWaitList(_ engine: StoreKind) throws {
+        let d = try Daemon(engine: engine)
         let c = try d.client()
         let answer = try c.call("enqueue", ["handler": "echo", "payload": ["x": [1, 2]], "tags": ["t1"], "priority": 3])
         #expect(answer["state"] as? String == "queued" && answer["duplicate"] as? Bool == false)
@@ -46,8 +46,8 @@ import Testing
         #expect((list["jobs"] as! [[String: Any]]).map { $0["id"] as! Int } == [id] && list["next_after_id"] is NSNull)
     }
 
-    @Test func submitAndWait() throws {
-        let d = try Daemon()
+    @Test(arguments: StoreKind.allCases) func submitAndWait(_ engine: StoreKind) throws {
+        let d = try Daemon(engine: engine)
         let c = try d.client()
         let job = try c.call("enqueue", ["handler": "echo", "payload": "hi", "wait_ms": 60_000])
         #expect(job["state"] as? String == "succeeded" && job["result"] as? String == "hi" && job["duplicate"] as? Bool == false)
@@ -55,8 +55,8 @@ import Testing
         #expect(timedOut["state"] as? String == "running" || timedOut["state"] as? String == "queued")
     }
 
-    @Test func answersComeOutOfOrder() throws {
-        let d = try Daemon()
+    @Test(arguments: StoreKind.allCases) func answersComeOutOfOrder(_ engine: StoreKind) throws {
+        let d = try Daemon(engine: engine)
         let c = try d.client()
         // A job of a minute: its wait can only be answered once the test cancels it.
         let id = try c.enqueue("sleep", ["payload": ["ms": 60_000]])
@@ -69,8 +69,8 @@ import Testing
         #expect(second["id"] as? String == "slow" && (second["result"] as? [String: Any])?["state"] as? String == "cancelled")
     }
 
-    @Test func batchesAndNotifications() throws {
-        let d = try Daemon()
+    @Test(arguments: StoreKind.allCases) func batchesAndNotifications(_ engine: StoreKind) throws {
+        let d = try Daemon(engine: engine)
         let c = try d.client()
         try c.send(#"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"enqueue","params":{"handler":"noop"}},{"jsonrpc":"2.0","id":2,"method":"nope"},7]"#)
         let line = try #require(try c.readLine())
@@ -85,8 +85,8 @@ import Testing
         #expect((batch["ids"] as! [Int]).count == 3 && batch["duplicates"] as? [Bool] == [false, false, true])
     }
 
-    @Test func everyErrorCode() throws {
-        let d = try Daemon(config: """
+    @Test(arguments: StoreKind.allCases) func everyErrorCode(_ engine: StoreKind) throws {
+        let d = try Daemon(engine: engine, config: """
             limits:
               max_queued_jobs: 3
             """)
@@ -117,8 +117,8 @@ import Testing
         #expect(((payload["error"] as? [String: Any])?["data"] as? [String: Any])?["field"] as? String == "payload")
     }
 
-    @Test func cancelAndRetry() throws {
-        let d = try Daemon()
+    @Test(arguments: StoreKind.allCases) func cancelAndRetry(_ engine: StoreKind) throws {
+        let d = try Daemon(engine: engine)
         let c = try d.client()
         let scheduled = try c.enqueue("noop", ["delay_ms": 60_000])
         #expect(try c.get(scheduled)["state"] as? String == "scheduled")
@@ -128,8 +128,8 @@ import Testing
         #expect(try c.wait(scheduled)["state"] as? String == "succeeded")
     }
 
-    @Test func delayedJobsRunAfterTheirDelay() throws {
-        let d = try Daemon()
+    @Test(arguments: StoreKind.allCases) func delayedJobsRunAfterTheirDelay(_ engine: StoreKind) throws {
+        let d = try Daemon(engine: engine)
         let c = try d.client()
         let started = Date()
         let id = try c.enqueue("noop", ["delay_ms": 700])
@@ -139,8 +139,8 @@ import Testing
         #expect(try c.wait(runAt)["run_at"] as? String == "2000-01-01T00:00:00.000Z")
     }
 
-    @Test func priorityDecidesWhoRunsFirst() throws {
-        let d = try Daemon(extraArguments: ["--workers", "1"])
+    @Test(arguments: StoreKind.allCases) func priorityDecidesWhoRunsFirst(_ engine: StoreKind) throws {
+        let d = try Daemon(engine: engine, extraArguments: ["--workers", "1"])
         let c = try d.client()
         try c.call("pause", ["queue": "default"])
         let low = try c.enqueue("noop", ["priority": -5])
@@ -151,16 +151,16 @@ import Testing
         #expect(finished[1] <= finished[2] && finished[2] <= finished[0])
     }
 
-    @Test func uniqueKeysGiveTheSameJob() throws {
-        let d = try Daemon()
+    @Test(arguments: StoreKind.allCases) func uniqueKeysGiveTheSameJob(_ engine: StoreKind) throws {
+        let d = try Daemon(engine: engine)
         let c = try d.client()
         let a = try c.call("enqueue", ["handler": "noop", "unique_key": "k", "delay_ms": 60_000])
         let b = try c.call("enqueue", ["handler": "noop", "unique_key": "k"])
         #expect(b["id"] as? Int == a["id"] as? Int && b["duplicate"] as? Bool == true)
     }
 
-    @Test func pauseSurvivesARestart() throws {
-        let d = try Daemon()
+    @Test(arguments: StoreKind.allCases) func pauseSurvivesARestart(_ engine: StoreKind) throws {
+        let d = try Daemon(engine: engine)
         var c = try d.client()
         #expect(try c.call("pause", ["queue": "default"])["paused"] as? Bool == true)
         let id = try c.enqueue("noop")
@@ -173,8 +173,8 @@ import Testing
         #expect(try c.wait(id)["state"] as? String == "succeeded")
     }
 
-    @Test func retriesWithBackoffThenFails() throws {
-        let d = try Daemon(config: """
+    @Test(arguments: StoreKind.allCases) func retriesWithBackoffThenFails(_ engine: StoreKind) throws {
+        let d = try Daemon(engine: engine, config: """
             handlers:
               fail:
                 builtin: fail

@@ -107,8 +107,10 @@ enum PingMethod: ImmediateRPCMethod {
             o.member("version") { $0.string(context.version) }
             o.member("protocol") { $0.integer(1) }
             // The additions to version 1 served (PROTOCOL.md, ping).
-            let features = ["workers", "schedules", "dependencies", "limits"] + (http == nil ? [] : ["http"])
+            let store = context.engine.store
+            let features = store.features + (http == nil ? [] : ["http"])
             o.member("features") { $0.array(features) { w, feature in w.string(feature) } }
+            if let node = store.clusterNode { o.member("node") { $0.string(node) } }
             if let http {
                 o.member("http") { w in
                     w.object { o in
