@@ -7,8 +7,8 @@ import PostgresNIO
 /// The node's lease, the leader, rescue of dead nodes' jobs, and wake-ups
 /// between nodes (CLUSTER.md, "Semantics across nodes").
 extension PostgresStore {
-    /// The leader's lease (River's is 15 s): another node takes over this long after the leader stops renewing.
-    static let leaderTTLMs: Int64 = 15_000
+    /// How often a node renews its leadership or tries to take a lapsed one.
+    var leaderInterval: Duration { .milliseconds(min(2000, max(options.leaseMs / 3, 200))) }
     /// How often a node polls for work when no notification comes (CLUSTER.md: every second).
     static let pollInterval: Duration = .seconds(1)
 
@@ -78,7 +78,7 @@ extension PostgresStore {
     /// rescue the running jobs of nodes whose lease ran out.
     private func leadForever() async {
         while !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(min(2000, max(options.leaseMs / 3, 200))))
+            try? await Task.sleep(for: leaderInterval)
             do {
                 guard let term = try await takeLeadership() else { continue }
                 let rescued = try await rescueExpired()
@@ -93,7 +93,10 @@ extension PostgresStore {
         }
     }
 
-    /// The leader's term if this node leads now (it took a lapsed row, or renewed its own).
+    /// The leader's term if this node leads now (it took a lapsed row, or
+    /// renewed its own). The leader's row lasts one node lease: a dead
+    /// leader's successor is in place by the time the dead node's jobs are
+    /// due for rescue (lease + one leader interval, within CLUSTER.md's lease + 5 s).
     func takeLeadership() async throws(StoreError) -> Int64? {
         let node = options.nodeName
         let led = try await withSession("leader") { session throws(StoreError) in
@@ -104,7 +107,7 @@ extension PostgresStore {
                         term = CASE WHEN leader.node = excluded.node THEN leader.term ELSE leader.term + 1 END
                     WHERE leader.node = excluded.node OR leader.expires_at < jq_now()
                 RETURNING term
-                """, [.text(node), .int(Self.leaderTTLMs)]) { try $0[0].decode(Int64.self) }
+                """, [.text(node), .int(self.options.leaseMs)]) { try $0[0].decode(Int64.self) }
         }
         let was = lease.withLock { state in
             defer { state.leaderTerm = led }

@@ -29,9 +29,10 @@ final class Daemon: @unchecked Sendable {
         return ".build/debug/jobqueued"
     }
 
-    init(engine: StoreKind = .sqlite, config: String = "", start: Bool = true, extraArguments: [String] = []) throws {
+    /// `database`: a postgres:// URL several daemons share (a cluster's nodes).
+    init(engine: StoreKind = .sqlite, database: String? = nil, config: String = "", start: Bool = true, extraArguments: [String] = []) throws {
         folder = "/tmp/jqe-" + UUID().uuidString.prefix(8).lowercased()
-        database = engine == .postgres ? try PostgresTestServer.shared().makeDatabase() : folder + "/jobs.db"
+        self.database = try database ?? (engine == .postgres ? PostgresTestServer.shared().makeDatabase() : folder + "/jobs.db")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try writeConfig(config)
         if start { try self.start(extraArguments: extraArguments) }
