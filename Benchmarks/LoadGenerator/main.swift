@@ -25,6 +25,9 @@ let only: Set<String>? = arguments.firstIndex(of: "--only").map { Set(arguments[
 /// Whether a workload is to run (all of them without --only).
 func selected(_ workload: String) -> Bool { only?.contains(workload) ?? true }
 nonisolated(unsafe) var skipScale = false
+/// `--postgres URL --nodes N`: W1-W3 on the PostgreSQL engine (ClusterLoad.swift).
+let postgresURL = arguments.firstIndex(of: "--postgres").map { arguments[$0 + 1] }
+let nodeCount = arguments.firstIndex(of: "--nodes").flatMap { Int(arguments[$0 + 1]) } ?? 1
 let pythonPackage = arguments.firstIndex(of: "--python-package").map { arguments[$0 + 1] } ?? "clients/python"
 let payload = #"{"path":"/srv/images/2026/11/29/a-photo-of-a-cat.png","size":256,"format":"webp","q":80}"#
 
@@ -327,11 +330,12 @@ var all: [[Figure]] = []
 for run in 0..<runCount {
     // The scale case (1M jobs) once: it measures size, not speed.
     skipScale = run > 0 || arguments.contains("--no-scale")
-    all.append(try runWorkloads())
+    all.append(try postgresURL.map { try runClusterWorkloads(url: $0, nodes: nodeCount) } ?? runWorkloads())
 }
 
 let httpNote = httpAbuse ? ", HTTP on with 200 idle connections, a slowloris and /metrics each second" : httpOn ? ", HTTP on, /metrics each second" : ""
-print("jobqueue load generator (\(quick ? "quick, " : "")durability full, workers 4\(httpNote), median of \(runCount) run\(runCount == 1 ? "" : "s"))")
+let engineNote = postgresURL == nil ? "durability full, workers 4" : "PostgreSQL, \(nodeCount) node\(nodeCount == 1 ? "" : "s") × 4 workers"
+print("jobqueue load generator (\(quick ? "quick, " : "")\(engineNote)\(httpNote), median of \(runCount) run\(runCount == 1 ? "" : "s"))")
 let names = all[0].map(\.name)
 let width = names.map(\.count).max() ?? 0
 for name in names {

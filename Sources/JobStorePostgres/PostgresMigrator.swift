@@ -21,16 +21,17 @@ struct PostgresMigrator {
     }
 
     func migrate(_ session: PostgresSession, url: String) async throws(StoreError) {
-        try await session.run("migrate", """
-            CREATE TABLE IF NOT EXISTS schema_migrations (
-                version    integer PRIMARY KEY,
-                file_name  text    NOT NULL,
-                applied_at bigint  NOT NULL
-            )
-            """)
         try await session.run("migrate", "BEGIN")
         do throws(StoreError) {
+            // The lock first: two nodes that start together would race to create the table.
             try await session.run("migrate", "SELECT pg_advisory_xact_lock($1)", [.int(Self.lockKey)])
+            try await session.run("migrate", """
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version    integer PRIMARY KEY,
+                    file_name  text    NOT NULL,
+                    applied_at bigint  NOT NULL
+                )
+                """)
             let applied = try await session.firstRow("migrate", "SELECT coalesce(max(version), 0) FROM schema_migrations") {
                 try $0[0].decode(Int.self)
             } ?? 0

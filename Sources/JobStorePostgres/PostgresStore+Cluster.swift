@@ -198,7 +198,7 @@ extension PostgresStore {
                         group.addTask { [logger] in
                             while true {
                                 try await Task.sleep(for: .seconds(10))
-                                _ = try await Self.withDeadline(.seconds(5), operation: "listener heartbeat") {
+                                _ = try await Self.withDeadline(.seconds(5), operation: "listener heartbeat") { _ in
                                     try await connection.query("SELECT 1", logger: logger)
                                 }
                             }

@@ -30,18 +30,34 @@ extension PostgresStore {
 
     public func releaseUnstarted(_ jobs: [(id: JobID, attempt: Int)]) async throws(StoreError) -> Int { 0 }
 
+    /// The end of an attempt this node ran. While the database is
+    /// unreachable it is tried again every second (the handler's work is
+    /// done; only the record is missing) until it is written, or until this
+    /// node's lease has lapsed: the end would be fenced then, and the job is
+    /// another node's to rescue.
     public func complete(_ id: JobID, attempt: Int, result: RawJSON?, resultTruncated: Bool, deferrable: Bool,
                          completion: @escaping @Sendable (Result<Job?, StoreError>) -> Void) {
-        perform({ tx throws(StoreError) in
+        performEnd({ tx throws(StoreError) in
             try await tx.complete(id, attempt: attempt, result: result, resultTruncated: resultTruncated)
         }, completion: completion)
     }
 
     public func fail(_ id: JobID, attempt: Int, failure: JobFailure, disposition: FailureDisposition, deferrable: Bool,
                      completion: @escaping @Sendable (Result<Job?, StoreError>) -> Void) {
-        perform({ tx throws(StoreError) in
+        performEnd({ tx throws(StoreError) in
             try await tx.fail(id, attempt: attempt, failure: failure, disposition: disposition)
         }, completion: completion)
+    }
+
+    private func performEnd(_ body: @escaping @Sendable (PostgresTransaction) async throws(StoreError) -> Job?,
+                            completion: @escaping @Sendable (Result<Job?, StoreError>) -> Void) {
+        perform(body) { [weak self] result in
+            guard case .failure(.unavailable) = result, let self, self.leaseHeld else { return completion(result) }
+            Task {
+                try? await Task.sleep(for: .seconds(1))
+                self.performEnd(body, completion: completion)
+            }
+        }
     }
 
     public func cancel(_ id: JobID) async throws(StoreError) -> CancelOutcome {

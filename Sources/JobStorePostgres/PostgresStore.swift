@@ -163,9 +163,10 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
     func withSession<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (PostgresSession) async throws(StoreError) -> T) async throws(StoreError) -> T {
         let logger = self.logger
         do {
-            return try await Self.withDeadline(.seconds(5), operation: operation) { [client] in
+            return try await Self.withDeadline(.seconds(5), operation: operation) { [client] deadline in
                 try await client.withConnection { connection in
-                    try await body(PostgresSession(connection: connection, logger: logger))
+                    try deadline.check()
+                    return try await body(PostgresSession(connection: connection, logger: logger))
                 }
             }
         } catch let error as StoreError {
@@ -175,21 +176,31 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
         }
     }
 
-    /// `body`, or `unavailable` once `deadline` has passed (postgres-nio waits
-    /// for a connection as long as it is let: #489).
+    /// `body`, or `unavailable` once `deadline` has passed. Not a task
+    /// group: a group waits for its children, and postgres-nio waits for a
+    /// connection to an unreachable server as long as it is let (#489),
+    /// cancelled or not. The work goes on in its own task; `Deadline` tells
+    /// it that its caller has been answered, so that it starts nothing (and
+    /// commits nothing) once it gets a connection late.
     static func withDeadline<T: Sendable>(_ deadline: Duration, operation: String,
-                                          _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: deadline)
-                return nil
+                                          _ body: @escaping @Sendable (Deadline) async throws -> T) async throws -> T {
+        let race = Deadline()
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            race.continuation = { result in continuation.resume(with: result.map { $0 as! T }) }
+            let work = Task {
+                do {
+                    let value = try await body(race)
+                    race.finish(.success(value))
+                } catch {
+                    race.finish(Result<T, any Error>.failure(error))
+                }
             }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let value = first else {
-                throw StoreError.unavailable(operation: operation, message: "no answer from the database within \(deadline)")
+            Task {
+                try? await Task.sleep(for: deadline)
+                if race.finish(Result<T, any Error>.failure(StoreError.unavailable(operation: operation, message: "no answer from the database within \(deadline)"))) {
+                    work.cancel()
+                }
             }
-            return value
         }
     }
 
@@ -231,5 +242,33 @@ extension StoreError {
         case .schemaTooNew, .migrationFailed, .cannotOpen: self
         default: .cannotOpen(path: url, message: description)
         }
+    }
+}
+
+/// The race between a database call and its deadline: the first to finish
+/// answers the caller; the work asks `check()` before it starts or commits.
+final class Deadline: @unchecked Sendable {
+    private let lock = NSLock()
+    private var answered = false
+    var continuation: ((Result<any Sendable, any Error>) -> Void)?
+
+    /// Answers the caller unless somebody did; true if this call did.
+    @discardableResult
+    func finish<T: Sendable>(_ result: Result<T, any Error>) -> Bool {
+        lock.lock()
+        guard !answered, let resume = continuation else {
+            lock.unlock()
+            return false
+        }
+        answered = true
+        continuation = nil
+        lock.unlock()
+        resume(result.map { $0 as any Sendable })
+        return true
+    }
+
+    /// Throws once the caller has been answered (the deadline passed).
+    func check() throws {
+        if lock.withLock({ answered }) { throw CancellationError() }
     }
 }

@@ -6,6 +6,8 @@ import PostgresNIO
 
 /// One request's work inside a group-commit transaction, answered after COMMIT.
 protocol PostgresWrite: AnyObject, Sendable {
+    /// When it was submitted: its caller is answered within the deadline of that.
+    var submitted: ContinuousClock.Instant { get }
     func run(_ tx: PostgresTransaction) async throws(StoreError)
     func deliver()
     func fail(_ error: StoreError)
@@ -15,6 +17,7 @@ final class TypedPostgresWrite<T: Sendable>: PostgresWrite, @unchecked Sendable 
     private let body: (PostgresTransaction) async throws(StoreError) -> T
     private let completion: @Sendable (Result<T, StoreError>) -> Void
     private var value: T?  // set by `run`, read by `deliver`, on the writer's task only
+    let submitted = ContinuousClock.now
 
     init(_ body: @escaping (PostgresTransaction) async throws(StoreError) -> T,
          completion: @escaping @Sendable (Result<T, StoreError>) -> Void) {
@@ -107,8 +110,16 @@ final class PostgresWriter: @unchecked Sendable {
     private func commit(_ batch: [any PostgresWrite]) async {
         var remaining = batch
         while !remaining.isEmpty {
+            // Each caller is answered within `deadline` of its submission, not of this transaction's start.
+            let oldest = remaining.map(\.submitted).min()!
+            let left = deadline - (ContinuousClock.now - oldest)
+            guard left > .zero else {
+                let error = StoreError.unavailable(operation: "write", message: "no answer from the database within \(deadline)")
+                for write in remaining { write.fail(error) }
+                return
+            }
             let limit = lock.withLock { maxActiveJobs }
-            let outcome = await transaction(remaining, maxActiveJobs: limit)
+            let outcome = await transaction(remaining, maxActiveJobs: limit, deadline: left)
             switch outcome {
             case .committed(let tx):
                 lock.withLock {
@@ -134,12 +145,14 @@ final class PostgresWriter: @unchecked Sendable {
         case failed(StoreError)
     }
 
-    private func transaction(_ writes: [any PostgresWrite], maxActiveJobs: Int) async -> Outcome {
+    private func transaction(_ writes: [any PostgresWrite], maxActiveJobs: Int, deadline: Duration) async -> Outcome {
         let node = self.node
         let logger = self.logger
         do {
-            return try await PostgresStore.withDeadline(deadline, operation: "write") { [client] () async throws -> Outcome in
+            return try await PostgresStore.withDeadline(deadline, operation: "write") { [client] race async throws -> Outcome in
                 try await client.withConnection { connection in
+                    // Got a connection after the callers were told "unavailable": do nothing.
+                    try race.check()
                     let session = PostgresSession(connection: connection, logger: logger)
                     let tx = PostgresTransaction(session: session, node: node, maxActiveJobs: maxActiveJobs)
                     try await session.run("begin", "BEGIN")
@@ -155,6 +168,8 @@ final class PostgresWriter: @unchecked Sendable {
                     }
                     do {
                         try await tx.writeCounts()
+                        // Past the deadline the callers have their error: roll back rather than commit behind them.
+                        try race.check()
                         try await session.run("commit", "COMMIT")
                     } catch {
                         _ = try? await session.run("rollback", "ROLLBACK")

@@ -143,3 +143,70 @@ import Testing
         #expect((ping["features"] as? [String])?.contains("cluster") == true && ping["node"] as? String == "n1")
     }
 }
+
+/// The PostgreSQL server itself goes away (a server of the test's own).
+@Suite(.blocking) struct PostgresOutageTests {
+    @Test func aRestartUnderLoadGivesClearErrorsLosesNothingAndEveryNodeRecovers() throws {
+        let server = try PostgresTestServer.dedicated()
+        let url = try server.makeDatabase()
+        let nodes = try (1...2).map { try Daemon(database: url, config: "workers: 4\nnode:\n  name: o\($0)\n  lease: 30s\n") }
+        let acknowledged = Locked<[Int]>([])
+        let codes = Locked<[Int]>([])
+        let stop = Locked(false)
+        let group = DispatchGroup()
+        for node in nodes {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                guard let c = try? node.client() else { return }
+                while !stop.value {
+                    do {
+                        let id = try c.enqueue("noop")
+                        acknowledged.mutate { $0.append(id) }
+                    } catch let failure as RPCFailure {
+                        codes.mutate { $0.append(failure.code) }
+                        usleep(50_000)
+                    } catch {
+                        codes.mutate { $0.append(0) }
+                        print("outage test: \(error)")
+                        return
+                    }
+                }
+            }.start()
+        }
+        usleep(500_000)
+        // Longer than the 5 s a request waits for the database: some get -32603.
+        try server.restart(downFor: .seconds(8))
+        // Writes go through again without a restart of the nodes.
+        let countBefore = acknowledged.value.count
+        #expect(eventually(timeout: 60) { acknowledged.value.count > countBefore + 20 })
+        stop.mutate { $0 = true }
+        group.wait()
+        let seen = Set(codes.value)
+        #expect(!seen.isEmpty && seen.isSubset(of: [-32603]), "clear errors during the gap, nothing else: \(seen)\n\(nodes.map { String($0.log.suffix(3000)) })")
+        // Every acknowledged job is there and runs.
+        let ids = acknowledged.value
+        let c = try nodes[0].client()
+        #expect(eventually(timeout: 60) {
+            ((try? c.call("stats"))?["queues"] as? [String: [String: Any]])?["default"]?["succeeded"] as? Int ?? 0 >= ids.count
+        })
+        for id in ids.shuffled().prefix(50) { #expect(try c.get(id)["state"] as? String == "succeeded") }
+        // Both nodes answer ping and run new jobs.
+        for node in nodes {
+            let client = try node.client()
+            #expect(try client.call("enqueue", ["handler": "echo", "payload": 1, "wait_ms": 20_000])["state"] as? String == "succeeded")
+        }
+    }
+
+    @Test func aConfigThisEngineCannotServeStopsTheDaemonAtStart() throws {
+        let url = try PostgresTestServer.shared().makeDatabase()
+        for config in ["handlers:\n  ext: { external: true }\n", "schedules:\n  tick: { every: 1m, handler: noop }\n"] {
+            let d = try Daemon(database: url, config: config, start: false)
+            let run = try Daemon.runToEnd(["--config", d.configPath, "--db", url, "--socket", d.socket])
+            #expect(run.status != 0 && run.output.contains("not available with the PostgreSQL engine yet"), "\(run.output)")
+        }
+        let d = try Daemon(database: url)
+        let refused = try d.client().request("enqueue", ["handler": "noop", "concurrency_key": "k"])
+        #expect((refused["error"] as? [String: Any])?["code"] as? Int == -32602)
+    }
+}

@@ -13,6 +13,8 @@ enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
 /// must fit in 108 bytes), with its own database, socket and config.
 final class Daemon: @unchecked Sendable {
     let folder: String
+    /// A command the daemon runs under (`ip netns exec NS`), empty for none.
+    var launcher: [String] = []
     var socket: String { folder + "/s.sock" }
     /// The SQLite file, or the postgres:// URL.
     let database: String
@@ -30,7 +32,9 @@ final class Daemon: @unchecked Sendable {
     }
 
     /// `database`: a postgres:// URL several daemons share (a cluster's nodes).
-    init(engine: StoreKind = .sqlite, database: String? = nil, config: String = "", start: Bool = true, extraArguments: [String] = []) throws {
+    init(engine: StoreKind = .sqlite, database: String? = nil, config: String = "", start: Bool = true, extraArguments: [String] = [],
+         launcher: [String] = []) throws {
+        self.launcher = launcher
         folder = "/tmp/jqe-" + UUID().uuidString.prefix(8).lowercased()
         self.database = try database ?? (engine == .postgres ? PostgresTestServer.shared().makeDatabase() : folder + "/jobs.db")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -75,8 +79,8 @@ final class Daemon: @unchecked Sendable {
     /// Runs `jobqueued` with `arguments` (logs to daemon.log).
     func launch(_ arguments: [String], environment: [String: String]? = nil) throws -> Process {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = arguments
+        process.executableURL = URL(fileURLWithPath: launcher.first ?? Self.binary)
+        process.arguments = launcher.isEmpty ? arguments : Array(launcher.dropFirst()) + [Self.binary] + arguments
         if let environment { process.environment = environment }
         if !FileManager.default.fileExists(atPath: logPath) {
             _ = FileManager.default.createFile(atPath: logPath, contents: nil)

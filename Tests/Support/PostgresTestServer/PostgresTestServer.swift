@@ -14,32 +14,52 @@ public final class PostgresTestServer: Sendable {
 
     /// The server of this process, started on first use.
     public static func shared() throws -> PostgresTestServer {
-        try startOnce.withLock { started in
-            if let server = started { return server }
-            let server = try PostgresTestServer()
-            started = server
-            atexit { PostgresTestServer.stopShared() }
+        if let server = started.withLock({ $0.shared }) { return server }
+        let server = try dedicated()
+        return started.withLock { state in
+            if let first = state.shared { return first }  // another test started one meanwhile (this one stops at exit)
+            state.shared = server
             return server
         }
     }
 
-    private static let startOnce = Locked<PostgresTestServer?>(nil)
-
-    private static func stopShared() {
-        guard let server = startOnce.withLock({ $0 }) else { return }
-        _ = try? server.tools.pgctl(["stop", "-m", "immediate", "-w"])
-        try? FileManager.default.removeItem(atPath: server.folder)
+    /// A server of its own, for a test that stops or restarts it.
+    /// `listen`: addresses besides 127.0.0.1 (they must exist already);
+    /// `allow`: a network (CIDR) whose clients it lets in.
+    public static func dedicated(listen: [String] = [], allow: String? = nil) throws -> PostgresTestServer {
+        let server = try PostgresTestServer(listen: listen, allow: allow)
+        started.withLock { state in
+            if state.all.isEmpty { atexit { PostgresTestServer.stopAll() } }
+            state.all.append(server)
+        }
+        return server
     }
 
-    private init() throws {
+    private static let started = Locked<(shared: PostgresTestServer?, all: [PostgresTestServer])>((nil, []))
+
+    private static func stopAll() {
+        for server in started.withLock({ $0.all }) {
+            _ = try? server.tools.pgctl(["stop", "-m", "immediate", "-w"])
+            try? FileManager.default.removeItem(atPath: server.folder)
+        }
+    }
+
+    private init(listen: [String] = [], allow: String? = nil) throws {
         guard let bin = Self.findBinaries() else {
             throw Problem("PostgreSQL is not installed: apt-get install postgresql (the tests start their own server)")
         }
         let folder = "/tmp/jqpg-" + UUID().uuidString.prefix(8).lowercased()
-        let tools = Tools(binaries: bin, runAs: getuid() == 0 ? "postgres" : nil, folder: folder)
+        let tools = Tools(binaries: bin, runAs: getuid() == 0 ? "postgres" : nil, folder: folder,
+                          listen: (["127.0.0.1"] + listen).joined(separator: ","))
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         if let runAs = tools.runAs { try Tools.run("/bin/chown", [runAs, folder]) }
         try tools.run(bin + "/initdb", ["-D", folder + "/data", "-U", user, "--auth=trust", "-E", "UTF8", "--no-sync"])
+        if let allow {
+            let hba = try FileHandle(forWritingTo: URL(fileURLWithPath: folder + "/data/pg_hba.conf"))
+            hba.seekToEndOfFile()
+            hba.write(Data("host all all \(allow) trust\n".utf8))
+            try hba.close()
+        }
         var lastError: (any Error)?
         for _ in 0..<5 {
             let port = try Self.freePort()
@@ -87,10 +107,11 @@ private struct Tools: Sendable {
     let binaries: String
     let runAs: String?
     let folder: String
+    let listen: String
 
     func start(port: Int) throws {
         try pgctl(["start", "-w", "-t", "60", "-l", folder + "/server.log",
-                   "-o", "-p \(port) -k \(folder) -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on"])
+                   "-o", "-p \(port) -k \(folder) -c listen_addresses=\(listen) -c max_connections=200 -c fsync=on"])
     }
 
     @discardableResult

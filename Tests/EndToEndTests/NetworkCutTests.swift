@@ -1,0 +1,101 @@
+import Foundation
+import PostgresTestServer
+import Testing
+
+/// A network namespace joined to this one by a veth pair, with addresses of
+/// our own (10.77.X.0/30): a daemon started inside reaches the database only
+/// through the pair, and taking the host's end down cuts it off. Nothing
+/// leaves the machine.
+final class NetworkCut {
+    let namespace: String
+    let hostSide: String
+    let hostAddress: String
+    let nodeAddress: String
+    let network: String
+
+    init() throws {
+        let tag = UUID().uuidString.prefix(6).lowercased()
+        let subnet = Int.random(in: 1...250)
+        namespace = "jq-\(tag)"
+        hostSide = "jqh\(tag)"
+        hostAddress = "10.77.\(subnet).1"
+        nodeAddress = "10.77.\(subnet).2"
+        network = "10.77.\(subnet).0/30"
+        let nodeSide = "jqn\(tag)"
+        try Self.ip(["netns", "add", namespace])
+        try Self.ip(["link", "add", hostSide, "type", "veth", "peer", "name", nodeSide])
+        try Self.ip(["link", "set", nodeSide, "netns", namespace])
+        try Self.ip(["addr", "add", hostAddress + "/30", "dev", hostSide])
+        try Self.ip(["link", "set", hostSide, "up"])
+        try Self.ip(["netns", "exec", namespace, "ip", "addr", "add", nodeAddress + "/30", "dev", nodeSide])
+        try Self.ip(["netns", "exec", namespace, "ip", "link", "set", nodeSide, "up"])
+        try Self.ip(["netns", "exec", namespace, "ip", "link", "set", "lo", "up"])
+    }
+
+    deinit {
+        try? Self.ip(["link", "del", hostSide])
+        try? Self.ip(["netns", "del", namespace])
+    }
+
+    /// What a daemon started inside the namespace runs under.
+    var launcher: [String] { ["/usr/sbin/ip", "netns", "exec", namespace] }
+
+    func cut() throws { try Self.ip(["link", "set", hostSide, "down"]) }
+    func restore() throws { try Self.ip(["link", "set", hostSide, "up"]) }
+
+    static func ip(_ arguments: [String]) throws {
+        let run = try EndToEndTests.runToEnd("/usr/sbin/ip", arguments)
+        if run.status != 0 { throw RPCFailure(code: Int(run.status), message: "ip \(arguments.joined(separator: " ")): \(run.output)") }
+    }
+}
+
+/// CLUSTER.md: "A node cut off by the network ... it stops claiming, its jobs
+/// are rescued by the others; once the link is back, its stale ends change
+/// nothing and it rejoins."
+@Suite(.blocking) struct NetworkCutTests {
+    @Test(.enabled(if: isRoot, "network namespaces need root"))
+    func aNodeCutOffStopsClaimingItsJobsAreRescuedAndItRejoins() throws {
+        let net = try NetworkCut()
+        let server = try PostgresTestServer.dedicated(listen: [net.hostAddress], allow: net.network)
+        let url = try server.makeDatabase()
+        let database = String(url.split(separator: "/").last!)
+        let cutURL = url.replacingOccurrences(of: "@127.0.0.1:", with: "@\(net.hostAddress):")
+        func config(_ name: String) -> String { "workers: 2\nnode:\n  name: \(name)\n  lease: 3s\n" }
+        let cutOff = try Daemon(database: cutURL, config: config("cut"), launcher: net.launcher)
+        let others = try ["a", "b"].map { try Daemon(database: url, config: config($0)) }
+        func sql(_ text: String) throws -> String { try server.psql(text, database: database) }
+
+        // Jobs that outlast the cut: the cut-off node takes some of them.
+        let c = try others[0].client()
+        let cutClient = try cutOff.client()
+        let own = try (0..<2).map { _ in try cutClient.enqueue("sleep", ["payload": ["ms": 6000]]) }  // claimed by "cut" at enqueue
+        let ids = own + (try (0..<4).map { _ in try c.enqueue("sleep", ["payload": ["ms": 6000]]) })
+        #expect(eventually { (try? sql("SELECT count(*) FROM jobs WHERE state = 'running' AND lease_owner = 'cut'")) == "2" })
+
+        try net.cut()
+        let cutAt = Date()
+        // The others rescue its jobs within lease + 5 s (+2 s for a busy machine).
+        let rescued = eventually(timeout: 20) {
+            (try? sql("SELECT count(*) FROM jobs WHERE id IN (\(own.map(String.init).joined(separator: ","))) AND attempts >= 2")) == "2"
+        }
+        #expect(rescued)
+        #expect(Date().timeIntervalSince(cutAt) < 3 + 5 + 2)
+        // Cut off, it claims nothing (it cannot renew its lease), but still answers on its socket.
+        #expect(try cutClient.call("ping")["node"] as? String == "cut")
+        #expect(try sql("SELECT count(*) FROM jobs WHERE state = 'running' AND lease_owner = 'cut'") == "0")
+
+        // Back: its handlers' late ends were fenced; every job ends once, and the node rejoins.
+        try net.restore()
+        for id in ids {
+            let job = try c.wait(id, timeoutMs: 60_000)
+            #expect(job["state"] as? String == "succeeded")
+        }
+        for id in own { #expect(try c.get(id)["attempts"] as? Int == 2, "the stale end of attempt 1 changed nothing") }
+        #expect(eventually(timeout: 30) {
+            (try? sql("SELECT count(*) FROM nodes WHERE name = 'cut' AND expires_at > jq_now()")) == "1"
+        })
+        let again = try cutClient.call("enqueue", ["handler": "echo", "payload": "back", "wait_ms": 30_000])
+        #expect(again["state"] as? String == "succeeded" && again["result"] as? String == "back")
+        #expect(cutOff.log.contains("cannot renew the node lease"))
+    }
+}
