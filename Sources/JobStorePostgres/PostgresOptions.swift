@@ -54,8 +54,20 @@ public struct PostgresOptions: Sendable {
         configuration.options.maximumConnections = pool
         configuration.options.minimumConnections = 1
         configuration.options.connectTimeout = .seconds(5)
+        // A node cut off in the middle of a transaction leaves its session
+        // open on the server, holding its rows' locks, until TCP gives up
+        // (hours): SKIP LOCKED would skip those jobs, and nobody could rescue
+        // them. The server ends such a session well within the lease.
+        configuration.options.additionalStartupParameters = [
+            ("idle_in_transaction_session_timeout", String(idleInTransactionTimeoutMs)),
+        ]
         return configuration
     }
+
+    /// Shorter than the lease, so that a dead node's locks are gone by the
+    /// time its jobs are due for rescue; long enough for a busy client
+    /// between two statements of one transaction.
+    var idleInTransactionTimeoutMs: Int64 { min(max(leaseMs - 1000, 2000), 10_000) }
 
     /// The URL without its password, for logs and errors.
     public var redactedURL: String {

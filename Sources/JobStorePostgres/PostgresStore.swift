@@ -61,7 +61,7 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
         let clientTask = Task { await client.run() }
         let store = PostgresStore(options: options, client: client, clientTask: clientTask, logger: logger)
         do {
-            try await store.withSession("connect") { session throws(StoreError) in
+            try await store.withSession("connect", deadline: .seconds(60)) { session throws(StoreError) in
                 let version = try await session.firstRow("server version", "SHOW server_version") { try $0[0].decode(String.self) }
                 store.lock.withLock { store.serverVersion = version ?? "" }
                 try await PostgresMigrator(migrations: options.migrations).migrate(session, url: options.redactedURL)
@@ -85,7 +85,7 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
         defer { clientTask.cancel() }
         let store = PostgresStore(options: options, client: client, clientTask: clientTask, logger: logger)
         do {
-            try await store.withSession("migrate") { session throws(StoreError) in
+            try await store.withSession("migrate", deadline: .seconds(60)) { session throws(StoreError) in
                 try await PostgresMigrator(migrations: options.migrations).migrate(session, url: options.redactedURL)
             }
         } catch {
@@ -160,10 +160,12 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
     }
 
     /// One pooled connection, outside any transaction (reads, the node's lease).
-    func withSession<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (PostgresSession) async throws(StoreError) -> T) async throws(StoreError) -> T {
+    /// `deadline`: 5 s for a request (CLUSTER.md); opening (migrations) may take longer.
+    func withSession<T: Sendable>(_ operation: String, deadline: Duration = .seconds(5),
+                                  _ body: @escaping @Sendable (PostgresSession) async throws(StoreError) -> T) async throws(StoreError) -> T {
         let logger = self.logger
         do {
-            return try await Self.withDeadline(.seconds(5), operation: operation) { [client] deadline in
+            return try await Self.withDeadline(deadline, operation: operation) { [client] deadline in
                 try await client.withConnection { connection in
                     try deadline.check()
                     return try await body(PostgresSession(connection: connection, logger: logger))
