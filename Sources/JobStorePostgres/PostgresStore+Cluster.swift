@@ -150,9 +150,36 @@ extension PostgresStore {
 
     // MARK: - LISTEN / NOTIFY
 
-    /// After a commit: one notification per queue that got ready jobs, and
-    /// one listing the jobs that ended (split to fit NOTIFY's 8000 bytes).
-    func notify(ready: Set<String>, finished: [JobID]) {
+    /// After a commit (never in it: a NOTIFY in a transaction takes a lock
+    /// that serializes every commit of the server): the wake-ups gather while
+    /// one sender runs, so that they take at most one pooled connection.
+    func committed(ready: Set<String>, finished: [JobID]) {
+        guard !ready.isEmpty || !finished.isEmpty else { return }
+        let start = lease.withLock { state in
+            state.unsentReady.formUnion(ready)
+            state.unsentFinished += finished
+            defer { state.sending = true }
+            return !state.sending
+        }
+        guard start else { return }
+        Task {
+            while true {
+                let (ready, finished): (Set<String>, [JobID]) = lease.withLock { state in
+                    defer { state.unsentReady = []; state.unsentFinished = [] }
+                    if state.unsentReady.isEmpty && state.unsentFinished.isEmpty { state.sending = false }
+                    return (state.unsentReady, state.unsentFinished)
+                }
+                if ready.isEmpty && finished.isEmpty { return }
+                _ = try? await withSession("notify") { session throws(StoreError) in
+                    await Self.notify(session, ready: ready, finished: finished)
+                }
+            }
+        }
+    }
+
+    /// One notification per queue that got ready jobs, and one listing the
+    /// jobs that ended (split to fit NOTIFY's 8000 bytes).
+    static func notify(_ session: PostgresSession, ready: Set<String>, finished: [JobID]) async {
         var payloads = ready.sorted().map { ("jq_ready", $0) }
         var chunk: [String] = []
         for id in finished {
@@ -163,15 +190,10 @@ extension PostgresStore {
             }
         }
         if !chunk.isEmpty { payloads.append(("jq_done", chunk.joined(separator: ","))) }
-        let channels = payloads.map(\.0).joined(separator: "\u{1f}")
-        let messages = payloads.map(\.1).joined(separator: "\u{1f}")
-        Task {
-            _ = try? await withSession("notify") { session throws(StoreError) in
-                try await session.run("notify", """
-                    SELECT pg_notify(c, m) FROM unnest(string_to_array($1, chr(31)), string_to_array($2, chr(31))) AS n (c, m)
-                    """, [.text(channels), .text(messages)])
-            }
-        }
+        guard !payloads.isEmpty else { return }
+        _ = try? await session.run("notify", """
+            SELECT pg_notify(c, m) FROM unnest(string_to_array($1, chr(31)), string_to_array($2, chr(31))) AS n (c, m)
+            """, [.text(payloads.map(\.0).joined(separator: "\u{1f}")), .text(payloads.map(\.1).joined(separator: "\u{1f}"))])
     }
 
     /// A connection of its own that listens, with a heartbeat every 10 s:

@@ -31,6 +31,10 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
         /// The backoff of a rescued job's handler (given by the engine at start-up).
         var rescueDelay: (@Sendable (Job) -> Int64)?
         var tasks: [Task<Void, Never>] = []
+        /// Wake-ups for the other nodes not sent yet, and whether a sender runs.
+        var unsentReady: Set<String> = []
+        var unsentFinished: [JobID] = []
+        var sending = false
     }
     let lease = Mutex(ClusterState())
 
@@ -71,7 +75,7 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
             clientTask.cancel()
             throw error.asOpenError(url: options.redactedURL)
         }
-        store.writer.afterCommit = { [weak store] ready, finished in store?.committed(ready: ready, finished: finished) }
+        if options.notify { store.writer.afterCommit = { [weak store] ready, finished in store?.committed(ready: ready, finished: finished) } }
         store.startBackground()
         return store
     }
@@ -225,15 +229,6 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
         default:
             return .internalError(operation: operation, message: "\(error)")
         }
-    }
-
-    // MARK: - After a commit
-
-    private func committed(ready: Set<String>, finished: [JobID]) {
-        guard !ready.isEmpty || !finished.isEmpty else { return }
-        // Wake-ups for the other nodes ride in their own statement after
-        // the commit (never inside it: NOTIFY serializes commits).
-        if options.notify { notify(ready: ready, finished: finished) }
     }
 }
 

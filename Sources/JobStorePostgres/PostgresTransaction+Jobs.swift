@@ -68,10 +68,14 @@ extension PostgresTransaction {
     func claim(_ request: ClaimRequest, leaseHeld: Bool) async throws(StoreError) -> [Job] {
         guard request.maxJobs > 0, leaseHeld else { return [] }
         try await promoteDue(limit: 1000)
-        let paused = Set(try await session.rows("claim", "SELECT name FROM queues WHERE paused") { try $0[0].decode(String.self) })
-        let counted = try await session.rows("claim", """
-            SELECT queue FROM job_counts WHERE state = 'queued' GROUP BY queue HAVING sum(n) > 0
-            """) { try $0[0].decode(String.self) }
+        // One round trip: the paused queues, and those with ready jobs as counted at the last commits.
+        let listed = try await session.rows("claim", """
+            SELECT true, name FROM queues WHERE paused
+            UNION ALL
+            SELECT false, queue FROM job_counts WHERE state = 'queued' GROUP BY queue HAVING sum(n) > 0
+            """) { (paused: try $0[0].decode(Bool.self), queue: try $0[1].decode(String.self)) }
+        let paused = Set(listed.filter(\.paused).map(\.queue))
+        let counted = listed.filter { !$0.paused }.map(\.queue)
         let queues = Set(counted).union(readyQueues).subtracting(paused).sorted()
         let exhausted = request.exhaustedHandlers
         // Rate limits: a handler with a budget takes at most it in this claim.

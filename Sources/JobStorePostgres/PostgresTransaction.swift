@@ -136,13 +136,20 @@ final class PostgresTransaction: @unchecked Sendable {  // one task at a time: t
         if (activeJobs ?? 0) >= maxActiveJobs { throw .overloaded(limit: maxActiveJobs) }
     }
 
-    /// Adds this transaction's count changes to this node's rows.
+    /// Adds this transaction's count changes to this node's rows, in one statement.
     func writeCounts() async throws(StoreError) {
-        for (key, delta) in counts where delta != 0 {
-            try await session.run("update job counts", """
-                INSERT INTO job_counts (node, queue, state, n) VALUES ($1, $2, $3, $4)
-                ON CONFLICT (node, queue, state) DO UPDATE SET n = job_counts.n + excluded.n
-                """, [.text(node), .text(key.queue), .text(key.state.rawValue), .int(Int64(delta))])
-        }
+        let changed = counts.filter { $0.value != 0 }.sorted { ($0.key.queue, $0.key.state.rawValue) < ($1.key.queue, $1.key.state.rawValue) }
+        guard !changed.isEmpty else { return }
+        let separator = "\u{1f}"
+        try await session.run("update job counts", """
+            INSERT INTO job_counts (node, queue, state, n)
+            SELECT $1, c.queue, c.state, c.n
+            FROM unnest(string_to_array($2, chr(31)), string_to_array($3, chr(31)), string_to_array($4, chr(31))::bigint[])
+                 AS c (queue, state, n)
+            ON CONFLICT (node, queue, state) DO UPDATE SET n = job_counts.n + excluded.n
+            RETURNING 1
+            """, [.text(node), .text(changed.map(\.key.queue).joined(separator: separator)),
+                  .text(changed.map(\.key.state.rawValue).joined(separator: separator)),
+                  .text(changed.map { String($0.value) }.joined(separator: separator))])
     }
 }

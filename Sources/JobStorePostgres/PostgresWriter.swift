@@ -61,7 +61,8 @@ final class PostgresWriter: @unchecked Sendable {
     /// After each commit: the queues that got ready jobs and the jobs that ended.
     var afterCommit: (@Sendable (_ readyQueues: Set<String>, _ finished: [JobID]) -> Void)?
 
-    init(client: PostgresClient, logger: Logger, node: String, maxWrites: Int, maxActiveJobs: Int, deadline: Duration = .seconds(5)) {
+    init(client: PostgresClient, logger: Logger, node: String, maxWrites: Int, maxActiveJobs: Int,
+         deadline: Duration = .seconds(5)) {
         self.client = client
         self.logger = logger
         self.node = node
@@ -175,6 +176,7 @@ final class PostgresWriter: @unchecked Sendable {
                         _ = try? await session.run("rollback", "ROLLBACK")
                         throw error
                     }
+
                     return .committed(tx)
                 }
             }
