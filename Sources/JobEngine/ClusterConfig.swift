@@ -11,6 +11,8 @@ extension DaemonConfig {
         public var passwordFile: String?
         /// false: poll every second instead of LISTEN/NOTIFY (PgBouncer in transaction mode).
         public var notify = true
+        /// How long a request waits for the database (`postgres.request_timeout`).
+        public var requestTimeoutMs: Int64 = 5000
         /// Unique in the cluster; nil: the host name.
         public var nodeName: String?
         public var leaseMs: Int64 = 30_000
@@ -26,7 +28,7 @@ extension DaemonConfig {
 
 extension Reader {
     mutating func readPostgres(_ node: Node, into cluster: inout DaemonConfig.Cluster) {
-        for (name, _, value) in mapping(node, "postgres", known: ["pool", "password_file", "notify"]) {
+        for (name, _, value) in mapping(node, "postgres", known: ["pool", "password_file", "notify", "request_timeout"]) {
             let key = "postgres.\(name)"
             switch name {
             case "pool": if let n = int(value, key, min: 1) { cluster.pool = n }
@@ -35,6 +37,9 @@ extension Reader {
                 if path.hasPrefix("/") { cluster.passwordFile = path } else { problem(value, key, "expected an absolute path, got \"\(path)\"") }
             case "notify":
                 if let flag = value.bool { cluster.notify = flag } else { problem(value, key, "expected true or false") }
+            case "request_timeout":
+                guard let ms = duration(value, key) else { continue }
+                if ms < 1000 { problem(value, key, "expected at least 1s") } else { cluster.requestTimeoutMs = ms }
             default: break
             }
         }

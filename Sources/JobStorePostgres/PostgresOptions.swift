@@ -16,6 +16,9 @@ public struct PostgresOptions: Sendable {
     public var nodeName: String
     /// How long a node's claims stay valid without a renewal (renewed every lease / 3).
     public var leaseMs: Int64 = 30_000
+    /// How long a request waits for the database before it fails with
+    /// "database unavailable" (CLUSTER.md: at most 5 s, the default).
+    public var requestTimeoutMs: Int64 = 5000
     /// The most requests one transaction holds (group commit).
     public var maxWritesPerTransaction = 512
     public var maxActiveJobs = 10_000_000

@@ -55,7 +55,8 @@ extension PostgresStore {
             try? await Task.sleep(for: interval)
             let sent = ContinuousClock.now
             do {
-                let renewed = try await withSession("renew lease") { [options] session throws(StoreError) in
+                // Within the renewal interval, whatever request_timeout says: a renewal that cannot get through is a lost lease.
+                let renewed = try await withSession("renew lease", deadline: .milliseconds(max(options.leaseMs / 2, 1000))) { [options] session throws(StoreError) in
                     try await session.run("renew lease", """
                         UPDATE nodes SET renewed_at = jq_now(), expires_at = jq_now() + $2 WHERE name = $1 RETURNING 1
                         """, [.text(options.nodeName), .int(options.leaseMs)])

@@ -52,7 +52,8 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
         self.clientTask = clientTask
         self.logger = logger
         writer = PostgresWriter(client: client, logger: logger, node: options.nodeName,
-                                maxWrites: options.maxWritesPerTransaction, maxActiveJobs: options.maxActiveJobs)
+                                maxWrites: options.maxWritesPerTransaction, maxActiveJobs: options.maxActiveJobs,
+                                deadline: .milliseconds(options.requestTimeoutMs))
     }
 
     /// Connects, migrates (refusing a newer schema), registers this node and
@@ -165,11 +166,11 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
 
     /// One pooled connection, outside any transaction (reads, the node's lease).
     /// `deadline`: 5 s for a request (CLUSTER.md); opening (migrations) may take longer.
-    func withSession<T: Sendable>(_ operation: String, deadline: Duration = .seconds(5),
+    func withSession<T: Sendable>(_ operation: String, deadline: Duration? = nil,
                                   _ body: @escaping @Sendable (PostgresSession) async throws(StoreError) -> T) async throws(StoreError) -> T {
         let logger = self.logger
         do {
-            return try await Self.withDeadline(deadline, operation: operation) { [client] deadline in
+            return try await Self.withDeadline(deadline ?? .milliseconds(options.requestTimeoutMs), operation: operation) { [client] deadline in
                 try await client.withConnection { connection in
                     try deadline.check()
                     return try await body(PostgresSession(connection: connection, logger: logger))

@@ -62,7 +62,7 @@ final class PostgresWriter: @unchecked Sendable {
     var afterCommit: (@Sendable (_ readyQueues: Set<String>, _ finished: [JobID]) -> Void)?
 
     init(client: PostgresClient, logger: Logger, node: String, maxWrites: Int, maxActiveJobs: Int,
-         deadline: Duration = .seconds(5)) {
+         deadline: Duration) {
         self.client = client
         self.logger = logger
         self.node = node

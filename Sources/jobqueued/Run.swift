@@ -184,6 +184,7 @@ func postgresOptions(_ url: String, _ config: DaemonConfig) -> PostgresOptions {
     options.pool = config.cluster.pool
     options.passwordFile = config.cluster.passwordFile
     options.notify = config.cluster.notify
+    options.requestTimeoutMs = config.cluster.requestTimeoutMs
     options.leaseMs = config.cluster.leaseMs
     options.maxActiveJobs = config.limits.maxQueuedJobs
     return options

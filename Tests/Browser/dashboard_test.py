@@ -117,8 +117,13 @@ class Run:
         return self.driver.find_elements(By.CSS_SELECTOR, css)
 
     def text(self, css):
-        found = self.find(css)
-        return found[0].text.strip() if found else None
+        for _ in range(5):
+            found = self.find(css)
+            try:
+                return found[0].text.strip() if found else None
+            except StaleElementReferenceException:
+                continue  # the live view re-rendered it between the find and the read
+        return None
 
     def click(self, css, what):
         """Clicks the element, finding it again if a poll re-rendered it in between."""

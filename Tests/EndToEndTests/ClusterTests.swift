@@ -150,7 +150,7 @@ import Testing
     @Test func aRestartUnderLoadGivesClearErrorsLosesNothingAndEveryNodeRecovers() throws {
         let server = try PostgresTestServer.dedicated()
         let url = try server.makeDatabase()
-        let nodes = try (1...2).map { try Daemon(database: url, config: "workers: 4\nnode:\n  name: o\($0)\n  lease: 30s\n") }
+        let nodes = try (1...2).map { try Daemon(database: url, config: "workers: 4\nnode:\n  name: o\($0)\n  lease: 30s\npostgres:\n  request_timeout: 5s\n") }
         let acknowledged = Locked<[Int]>([])
         let codes = Locked<[Int]>([])
         let stop = Locked(false)

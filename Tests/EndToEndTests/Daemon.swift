@@ -38,7 +38,10 @@ final class Daemon: @unchecked Sendable {
         folder = "/tmp/jqe-" + UUID().uuidString.prefix(8).lowercased()
         self.database = try database ?? (engine == .postgres ? PostgresTestServer.shared().makeDatabase() : folder + "/jobs.db")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        try writeConfig(config)
+        // On PostgreSQL a loaded test machine is not an outage: requests may
+        // wait a minute (the outage tests set their own request_timeout).
+        let onPostgres = self.database.hasPrefix("postgres://")
+        try writeConfig(onPostgres && !config.contains("postgres:") ? config + "\npostgres:\n  request_timeout: 60s\n  pool: 3\n" : config)
         if start { try self.start(extraArguments: extraArguments) }
     }
 

@@ -12,6 +12,7 @@ import Testing
     static func open(_ url: String, node: String, leaseMs: Int64 = 30_000) async throws -> PostgresStore {
         var options = PostgresOptions(url: url, nodeName: node)
         options.leaseMs = leaseMs
+        options.requestTimeoutMs = 60_000  // a loaded test machine is not an outage
         return try await PostgresStore.open(options, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
     }
 

@@ -111,7 +111,7 @@ private struct Tools: Sendable {
 
     func start(port: Int) throws {
         try pgctl(["start", "-w", "-t", "60", "-l", folder + "/server.log",
-                   "-o", "-p \(port) -k \(folder) -c listen_addresses=\(listen) -c max_connections=200 -c fsync=on"])
+                   "-o", "-p \(port) -k \(folder) -c listen_addresses=\(listen) -c max_connections=1000 -c fsync=on"])
     }
 
     @discardableResult
