@@ -144,7 +144,7 @@ let package = Package(
         .testTarget(name: "JobCoreTests", dependencies: ["JobCore"], swiftSettings: strict),
         .testTarget(name: "JobStoreTests", dependencies: ["JobStore", "JobCore", "CSQLite"], swiftSettings: strict),
         // Against a private PostgreSQL server the tests start (Debian's postgresql package).
-        .target(name: "PostgresTestServer", path: "Tests/Support/PostgresTestServer", swiftSettings: strict),
+        .target(name: "PostgresTestServer", dependencies: ["CSpawn"], path: "Tests/Support/PostgresTestServer", swiftSettings: strict),
         .testTarget(name: "PostgresStoreTests", dependencies: ["JobStorePostgres", "JobStore", "JobCore", "PostgresTestServer"],
                     swiftSettings: strict),
         .testTarget(name: "JobRPCTests", dependencies: ["JobRPC", "JobCore"], swiftSettings: strict),

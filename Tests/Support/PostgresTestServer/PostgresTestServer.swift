@@ -1,3 +1,4 @@
+import CSpawn
 import Foundation
 
 /// A private PostgreSQL server for the tests: Debian's `postgresql` binaries
@@ -125,23 +126,24 @@ private struct Tools: Sendable {
         return try Self.run(tool, arguments)
     }
 
-    /// Runs `tool` and returns its output. posix_spawn and waitpid, not
-    /// Foundation's Process: its waitUntilExit missed the exit of a
-    /// `runuser` whose grandchild (the server) lives on, and hung.
+    /// Runs `tool` and returns its output: CSpawn (every descriptor above 2
+    /// closed in the child) and waitpid, not Foundation's Process, whose
+    /// output pipe stays open while the server, a grandchild that outlives
+    /// the call, holds it.
     @discardableResult
     static func run(_ tool: String, _ arguments: [String]) throws -> String {
         let output = "/tmp/jqpg-out-" + UUID().uuidString.prefix(8).lowercased()
         defer { unlink(output) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let input = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        let out = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        defer { close(input); close(out) }
         let argv = ([tool] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, tool, &actions, nil, argv, environ)
+        // CSpawn closes every other descriptor in the child: the server
+        // outlives the call, and a pipe end it inherited from another test's
+        // child would never close (that test would wait for EOF forever).
+        let spawned = cspawn_start(argv, environ, nil, input, out, out, &pid)
         guard spawned == 0 else { throw PostgresTestServer.Problem("cannot run \(tool): \(String(cString: strerror(spawned)))") }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
