@@ -37,6 +37,9 @@ public protocol JobStorage: AnyObject, Sendable {
     func sizes() async -> StorageSizes
     /// Finishes every write already submitted and closes the store.
     func close()
+    /// Awaits the writes already submitted (before `close()` at a stop):
+    /// a store whose `close()` cannot wait without blocking a thread waits here.
+    func drain() async
     /// A write round trip: returns only while the store takes writes.
     func checkWriter() async throws(StoreError)
     /// Commits the deferred writes now: a client has started to wait for one.
@@ -137,6 +140,9 @@ public struct StorageSizes: Hashable, Sendable {
 
 // Awaiting forms of the writes taken with a completion, and the usual arguments.
 extension JobStorage {
+    /// SQLite's `close()` drains its writer thread itself.
+    public func drain() async {}
+
     @discardableResult
     public func promoteDue() async throws(StoreError) -> Int {
         try await promoteDue(limit: 1000)

@@ -98,20 +98,30 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
         }
     }
 
+    /// Stops the node's background work and closes the pool once the writes
+    /// submitted so far are done; the node leaves (its lease ends now, not
+    /// at its expiry). Returns at once: waiting here would block a thread
+    /// of the cooperative pool that the cleanup itself may need (the daemon
+    /// awaits its jobs' ends before it calls this).
+    /// The writes submitted so far, committed (or failed); then the node leaves.
+    public func drain() async {
+        await writer.close()
+        _ = try? await client.withConnection { [logger, options] connection in
+            try await PostgresSession(connection: connection, logger: logger)
+                .run("leave", "UPDATE nodes SET expires_at = jq_now() WHERE name = $1 RETURNING 1", [.text(options.nodeName)])
+        }
+    }
+
     public func close() {
         stopBackground()
-        let done = DispatchSemaphore(value: 0)
-        Task { [writer, client, options, logger] in
+        Task { [writer, client, options, logger, clientTask] in
             await writer.close()
-            // The node leaves: its lease ends now rather than at its expiry.
             _ = try? await client.withConnection { connection in
                 try await PostgresSession(connection: connection, logger: logger)
                     .run("leave", "UPDATE nodes SET expires_at = jq_now() WHERE name = $1 RETURNING 1", [.text(options.nodeName)])
             }
-            done.signal()
+            clientTask.cancel()
         }
-        _ = done.wait(timeout: .now() + 10)
-        clientTask.cancel()
     }
 
     // MARK: - JobStorage tuning

@@ -104,6 +104,7 @@ struct Run: AsyncParsableCommand {
                 await engine.shutdown()
                 await http?.stop()
                 server.close()
+                await store.drain()
                 store.close()
                 logger.notice("jobqueued stopped")
                 return

@@ -91,7 +91,8 @@ import Testing
 
     @Test func jobctlEnqueuesAfterAndShowsBlockedJobs() throws {
         let d = try Daemon(config: Self.config)
-        let first = try Jobctl.run(["enqueue", "sleep", "{\"ms\": 500}"], socket: d.socket)
+        // Long enough for three jobctl runs of a debug build on a loaded machine (500 ms was not).
+        let first = try Jobctl.run(["enqueue", "sleep", "{\"ms\": 4000}"], socket: d.socket)
         let a = first.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let second = try Jobctl.run(["enqueue", "echo", "{\"x\": 1}", "--after", a, "--key", "k1"], socket: d.socket)
         let b = second.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
