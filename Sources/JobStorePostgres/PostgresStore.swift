@@ -98,12 +98,9 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
         }
     }
 
-    /// Stops the node's background work and closes the pool once the writes
-    /// submitted so far are done; the node leaves (its lease ends now, not
-    /// at its expiry). Returns at once: waiting here would block a thread
-    /// of the cooperative pool that the cleanup itself may need (the daemon
-    /// awaits its jobs' ends before it calls this).
-    /// The writes submitted so far, committed (or failed); then the node leaves.
+    /// The writes submitted so far, committed (or failed); then the node
+    /// leaves (its lease ends now, not at its expiry). The daemon awaits this
+    /// at a stop, before `close()`.
     public func drain() async {
         await writer.close()
         _ = try? await client.withConnection { [logger, options] connection in
@@ -112,14 +109,13 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
         }
     }
 
+    /// Stops the node's background work, then drains and closes the pool in
+    /// a task. Returns at once: waiting here would block a thread of the
+    /// cooperative pool that the cleanup itself may need.
     public func close() {
         stopBackground()
-        Task { [writer, client, options, logger, clientTask] in
-            await writer.close()
-            _ = try? await client.withConnection { connection in
-                try await PostgresSession(connection: connection, logger: logger)
-                    .run("leave", "UPDATE nodes SET expires_at = jq_now() WHERE name = $1 RETURNING 1", [.text(options.nodeName)])
-            }
+        Task { [clientTask] in
+            await self.drain()
             clientTask.cancel()
         }
     }
