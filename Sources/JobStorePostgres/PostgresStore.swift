@@ -102,6 +102,7 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
     /// leaves (its lease ends now, not at its expiry). The daemon awaits this
     /// at a stop, before `close()`.
     public func drain() async {
+        stopBackground()  // no renewal, election or rescue after this: the writer is closing
         await writer.close()
         _ = try? await client.withConnection { [logger, options] connection in
             try await PostgresSession(connection: connection, logger: logger)
