@@ -113,6 +113,8 @@ public final class Engine: @unchecked Sendable {
             // Jobs that ended on another node of a cluster: read them, then wake their waiters.
             let ended = settled.polled ? waitedJobs() : settled.endedElsewhere.filter(hasWaiters)
             if !ended.isEmpty { Task { await self.notifyWaiters(reading: ended) } }
+            // Other nodes fire, pause and resume the shared schedules.
+            if settled.polled { Task { await self.refreshScheduleRows() } }
             wake()
         }
     }

@@ -17,6 +17,18 @@ public struct ScheduleRow: Sendable, Equatable {
 
     static let columns = "name, definition, anchor, last_tick, last_run_at, last_job_id, paused, skipped"
 
+    public init(name: String, definition: String, anchor: Timestamp, lastTick: Timestamp, lastRunAt: Timestamp?, lastJobID: JobID?,
+                paused: Bool, skipped: Int) {
+        self.name = name
+        self.definition = definition
+        self.anchor = anchor
+        self.lastTick = lastTick
+        self.lastRunAt = lastRunAt
+        self.lastJobID = lastJobID
+        self.paused = paused
+        self.skipped = skipped
+    }
+
     static func decode(_ row: SQLiteStatement) -> ScheduleRow {
         ScheduleRow(
             name: row.text(0), definition: row.text(1), anchor: Timestamp(millisecondsSinceEpoch: row.int(2)),
@@ -38,10 +50,19 @@ public enum ScheduleTick {
 public struct ScheduleFiring: Sendable {
     /// The row after the firing (nil: the schedule changed meanwhile; nothing was done).
     public var row: ScheduleRow?
+    /// Nothing was done here: another node fires the schedule's ticks (the
+    /// cluster's leader, CLUSTER.md); `row` is the stored row, to look at
+    /// again a little later.
+    public var firedElsewhere = false
     /// The jobs enqueued, with the tick of each.
     public var enqueued: [(tick: Timestamp, id: JobID, duplicate: Bool)] = []
     /// Ticks skipped because the previous job was not terminal.
     public var skipped: [Timestamp] = []
     /// Ticks not enqueued because `max_queued_jobs` was reached.
     public var refused: [Timestamp] = []
+
+    public init(row: ScheduleRow?, firedElsewhere: Bool = false) {
+        self.row = row
+        self.firedElsewhere = firedElsewhere
+    }
 }

@@ -75,11 +75,14 @@ extension PostgresStore {
         }
     }
 
-    /// Every couple of seconds: take or keep the leader's row; as leader,
-    /// rescue the running jobs of nodes whose lease ran out.
+    /// At once, then every couple of seconds: take or keep the leader's row;
+    /// as leader, rescue the running jobs of nodes whose lease ran out.
+    /// (Schedules: the engine fires them while `leaderTerm` is set.)
     private func leadForever() async {
+        var first = true
         while !Task.isCancelled {
-            try? await Task.sleep(for: leaderInterval)
+            if !first { try? await Task.sleep(for: leaderInterval) }
+            first = false
             do {
                 guard let term = try await takeLeadership() else { continue }
                 let rescued = try await rescueExpired()

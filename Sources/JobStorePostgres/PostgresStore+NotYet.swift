@@ -1,8 +1,8 @@
 import JobCore
 import JobStore
 
-/// What the PostgreSQL engine does not do yet: external workers and
-/// schedules (dependencies and concurrency keys are refused at enqueue).
+/// What the PostgreSQL engine does not do yet: external workers
+/// (dependencies and concurrency keys are refused at enqueue).
 /// Each is refused with a clear error (`unsupported`, -32602 on the wire),
 /// never half done; a config that needs one fails at start. docs/cluster.md
 /// lists them.
@@ -36,24 +36,4 @@ extension PostgresStore {
         if !names.isEmpty { throw .unsupported(feature: "external handlers (\(names.joined(separator: ", ")))") }
         return 0
     }
-
-    public func syncSchedules(_ definitions: [String: String]) async throws(StoreError) -> [ScheduleRow] {
-        if !definitions.isEmpty { throw .unsupported(feature: "schedules") }
-        return []
-    }
-
-    public func fireSchedule(_ name: String, expectingLastTick lastTick: Timestamp, ticks: [Timestamp], through throughTick: Timestamp,
-                             job: NewJob, skipOverlap: Bool) async throws(StoreError) -> ScheduleFiring {
-        throw .unsupported(feature: "schedules")
-    }
-
-    public func triggerSchedule(_ name: String, job: NewJob) async throws(StoreError) -> (ScheduleRow, EnqueueOutcome)? {
-        throw .unsupported(feature: "schedules")
-    }
-
-    public func setSchedulePaused(_ name: String, _ paused: Bool) async throws(StoreError) -> ScheduleRow? {
-        throw .unsupported(feature: "schedules")
-    }
-
-    public func scheduleRows() async throws(StoreError) -> [ScheduleRow] { [] }
 }

@@ -41,8 +41,8 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
     public let metrics = StoreMetrics()
     public var leaseOwner: String { options.nodeName }
     public var localReads: (any LocalJobReads)? { nil }
-    /// External workers, schedules and dependencies are not built on this engine yet (docs/cluster.md).
-    public var features: [String] { ["limits", "cluster"] }
+    /// External workers and dependencies are not built on this engine yet (docs/cluster.md).
+    public var features: [String] { ["schedules", "limits", "cluster"] }
     public var clusterNode: String? { options.nodeName }
     public var engineLabel: (name: String, version: String) { ("postgres", lock.withLock { serverVersion }) }
 
@@ -99,14 +99,16 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
     }
 
     /// The writes submitted so far, committed (or failed); then the node
-    /// leaves (its lease ends now, not at its expiry). The daemon awaits this
-    /// at a stop, before `close()`.
+    /// leaves (its lease ends now, not at its expiry, and so does its lead:
+    /// another node takes over at its next election). The daemon awaits
+    /// this at a stop, before `close()`.
     public func drain() async {
         stopBackground()  // no renewal, election or rescue after this: the writer is closing
         await writer.close()
         _ = try? await client.withConnection { [logger, options] connection in
-            try await PostgresSession(connection: connection, logger: logger)
-                .run("leave", "UPDATE nodes SET expires_at = jq_now() WHERE name = $1 RETURNING 1", [.text(options.nodeName)])
+            let session = PostgresSession(connection: connection, logger: logger)
+            try await session.run("leave", "UPDATE nodes SET expires_at = jq_now() WHERE name = $1 RETURNING 1", [.text(options.nodeName)])
+            try await session.run("leave", "UPDATE leader SET expires_at = jq_now() WHERE node = $1 RETURNING 1", [.text(options.nodeName)])
         }
     }
 

@@ -14,14 +14,16 @@ import Testing
         var nodes: [Daemon] = []
         var runsFile: String { folder + "/runs" }
 
-        init(nodes count: Int, workers: Int = 4, leaseSeconds: Int = 3) throws {
+        /// `extra`: config lines every node gets (the nodes of a cluster share one config).
+        init(nodes count: Int, workers: Int = 4, leaseSeconds: Int = 3, extra: String = "") throws {
             url = try PostgresTestServer.shared().makeDatabase()
             database = String(url.split(separator: "/").last!)
             folder = "/tmp/jqc-" + UUID().uuidString.prefix(8).lowercased()
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             _ = FileManager.default.createFile(atPath: runsFile, contents: nil)
             for index in 1...count {
-                nodes.append(try Daemon(database: url, config: Self.config(node: "n\(index)", workers: workers, lease: leaseSeconds, runs: runsFile)))
+                nodes.append(try Daemon(database: url, config: Self.config(node: "n\(index)", workers: workers, lease: leaseSeconds,
+                                                                           runs: runsFile) + "\n" + extra))
             }
         }
 
@@ -42,6 +44,11 @@ import Testing
         /// Runs SQL on the cluster's database (what the nodes cannot tell over the socket).
         func sql(_ text: String) throws -> String {
             try PostgresTestServer.shared().psql(text, database: database)
+        }
+
+        /// The node whose name its config gives.
+        func node(named name: String) -> Daemon? {
+            nodes.first { ((try? String(contentsOfFile: $0.configPath, encoding: .utf8)) ?? "").contains("name: \(name)\n") }
         }
 
         /// The payload of every run the handlers recorded, one per line.
@@ -91,7 +98,7 @@ import Testing
         #expect(eventually { (try? cluster.sql("SELECT count(*) FROM leader")) == "1" })
         // Kill the leader, so that both the rescue and the election are needed.
         let leader = try cluster.sql("SELECT node FROM leader")
-        let victim = try #require(cluster.nodes.first { ((try? String(contentsOfFile: $0.configPath, encoding: .utf8)) ?? "").contains("name: \(leader)\n") })
+        let victim = try #require(cluster.node(named: leader))
         let doomed = try cluster.sql("SELECT string_agg(id::text, ',' ORDER BY id) FROM jobs WHERE state = 'running' AND lease_owner = '\(leader)'")
             .split(separator: ",").compactMap { Int($0) }
         #expect(!doomed.isEmpty)
@@ -129,6 +136,45 @@ import Testing
             #expect(job["state"] as? String == "succeeded")
             #expect(Date().timeIntervalSince(started) < 5, "answered by the notification, not at the wait's timeout")
         }
+    }
+
+    /// Only the leader fires; its successor after a kill -9 fires on from
+    /// the last tick committed: no tick is missing or there twice.
+    @Test func schedulesFireExactlyOncePerTickWithThreeNodesAcrossAChangeOfLeader() throws {
+        let cluster = try Cluster(nodes: 3, leaseSeconds: 3, extra: ScheduleTests.everySecond(extra: "    overlap: allow\n"))
+        let c = try cluster.nodes[0].client()
+        #expect(eventually(timeout: 20) { (try? ScheduleTests.tickJobs(c, schedule: "tick").count) ?? 0 >= 3 })
+        let leader = try cluster.sql("SELECT node FROM leader")
+        let victim = try #require(cluster.node(named: leader))
+        for node in cluster.nodes where node !== victim {
+            #expect(!node.log.contains("schedule tick enqueued a job"), "a node that does not lead fired a tick")
+        }
+        let before = try ScheduleTests.tickJobs(c, schedule: "tick").count
+        victim.crash()
+        let survivor = try cluster.nodes.first { $0 !== victim }!.client()
+        // The lead lapses with the dead node's lease (3 s); the ticks meanwhile fire late, not never.
+        #expect(eventually(timeout: 30) { (try? ScheduleTests.tickJobs(survivor, schedule: "tick").count) ?? 0 >= before + 8 })
+        let newLeader = try cluster.sql("SELECT node FROM leader")
+        #expect(newLeader != leader)
+        #expect(cluster.node(named: newLeader)?.log.contains("schedule tick enqueued a job") == true)
+        ScheduleTests.expectExactlyOncePerTick(try ScheduleTests.tickJobs(survivor, schedule: "tick"))
+        #expect(try cluster.sql("SELECT count(*) FROM (SELECT unique_key FROM jobs GROUP BY unique_key HAVING count(*) > 1) d") == "0")
+        // Every node shows the schedule's latest run (the followers read the shared row).
+        for node in cluster.nodes where node !== victim {
+            let entry = try #require((try node.client().call("schedules")["schedules"] as! [[String: Any]]).first)
+            #expect(entry["last_job_id"] is Int)
+        }
+        // Paused and resumed on a node that does not lead: the leader follows.
+        let follower = try #require(cluster.nodes.first { $0 !== victim && $0 !== cluster.node(named: newLeader) }).client()
+        _ = try follower.call("pause_schedule", ["name": "tick"])
+        Thread.sleep(forTimeInterval: 1.5)  // a tick under way when it paused may still commit
+        let paused = try ScheduleTests.tickJobs(survivor, schedule: "tick").count
+        Thread.sleep(forTimeInterval: 2.5)
+        #expect(try ScheduleTests.tickJobs(survivor, schedule: "tick").count == paused, "a tick fired while paused")
+        _ = try follower.call("resume_schedule", ["name": "tick"])
+        #expect(eventually(timeout: 20) { (try? ScheduleTests.tickJobs(survivor, schedule: "tick").count) ?? 0 >= paused + 2 })
+        let all = try ScheduleTests.tickJobs(survivor, schedule: "tick")
+        #expect(Set(all.map(\.tick)).count == all.count)
     }
 
     @Test func aUniqueKeyHoldsAcrossNodes() throws {
@@ -201,7 +247,7 @@ import Testing
 
     @Test func aConfigThisEngineCannotServeStopsTheDaemonAtStart() throws {
         let url = try PostgresTestServer.shared().makeDatabase()
-        for config in ["handlers:\n  ext: { external: true }\n", "schedules:\n  tick: { every: 1m, handler: noop }\n"] {
+        for config in ["handlers:\n  ext: { external: true }\n"] {
             let d = try Daemon(database: url, config: config, start: false)
             let run = try Daemon.runToEnd(["--config", d.configPath, "--db", url, "--socket", d.socket])
             #expect(run.status != 0 && run.output.contains("not available with the PostgreSQL engine yet"), "\(run.output)")

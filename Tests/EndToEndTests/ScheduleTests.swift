@@ -4,7 +4,9 @@ import Testing
 
 /// Recurring jobs (SCHEDULING.md) against the real daemon, on `every: 1s`
 /// schedules: exactly once across kill -9 and failpoints, catch-up after a
-/// downtime, overlap, pause that survives a restart, SIGHUP, the methods.
+/// downtime, overlap, pause that survives a restart, SIGHUP, the methods;
+/// those that do not need SQLite's failpoints also on PostgreSQL (one node,
+/// its cluster's leader; three nodes are in ClusterTests).
 @Suite(.blocking) struct ScheduleTests {
     /// A job a tick enqueued, read back through `list` and `get`.
     struct TickJob {
@@ -105,9 +107,9 @@ import Testing
 
     // MARK: - Catch-up after a downtime
 
-    @Test(arguments: ["latest", "none", "all"])
-    func missedTicksFollowCatchUp(policy: String) throws {
-        let d = try Daemon(config: Self.everySecond(extra: "    catch_up: \(policy)\n    overlap: allow\n"))
+    @Test(arguments: StoreKind.allCases, ["latest", "none", "all"])
+    func missedTicksFollowCatchUp(engine: StoreKind, policy: String) throws {
+        let d = try Daemon(engine: engine, config: Self.everySecond(extra: "    catch_up: \(policy)\n    overlap: allow\n"))
         let c = try d.client()
         #expect(eventually(timeout: 20) { (try? Self.tickJobs(c, schedule: "tick").count) ?? 0 >= 2 })
         d.stop()
@@ -144,8 +146,9 @@ import Testing
 
     // MARK: - Overlap
 
-    @Test func overlapSkipCountsTheTicksWhoseJobWouldOverlap() throws {
-        let d = try Daemon(config: Self.everySecond(handler: "sleep", extra: "    payload: {\"ms\": 2500}\n    overlap: skip\n"))
+    @Test(arguments: StoreKind.allCases)
+    func overlapSkipCountsTheTicksWhoseJobWouldOverlap(engine: StoreKind) throws {
+        let d = try Daemon(engine: engine, config: Self.everySecond(handler: "sleep", extra: "    payload: {\"ms\": 2500}\n    overlap: skip\n"))
         let c = try d.client()
         Thread.sleep(forTimeInterval: 6.5)
         let entry = try #require((try c.call("schedules")["schedules"] as! [[String: Any]]).first)
@@ -179,8 +182,9 @@ import Testing
 
     // MARK: - Methods, pause, reload
 
-    @Test func pauseSurvivesARestartAndResumeCatchesUp() throws {
-        let d = try Daemon(config: Self.everySecond(extra: "    catch_up: latest\n"))
+    @Test(arguments: StoreKind.allCases)
+    func pauseSurvivesARestartAndResumeCatchesUp(engine: StoreKind) throws {
+        let d = try Daemon(engine: engine, config: Self.everySecond(extra: "    catch_up: latest\n"))
         let c = try d.client()
         let paused = try c.call("pause_schedule", ["name": "tick"])
         #expect(paused["paused"] as? Bool == true && paused["next_run_at"] is NSNull)
@@ -200,8 +204,9 @@ import Testing
         #expect(Set(jobs.map(\.tick)).count == jobs.count)
     }
 
-    @Test func triggerEnqueuesAJobNowAndUnknownNamesAre1008() throws {
-        let d = try Daemon(config: "schedules:\n  nightly:\n    cron: \"15 3 * * *\"\n    timezone: Europe/Berlin\n    handler: echo\n"
+    @Test(arguments: StoreKind.allCases)
+    func triggerEnqueuesAJobNowAndUnknownNamesAre1008(engine: StoreKind) throws {
+        let d = try Daemon(engine: engine, config: "schedules:\n  nightly:\n    cron: \"15 3 * * *\"\n    timezone: Europe/Berlin\n    handler: echo\n"
             + "    payload: {\"kind\": \"daily\"}\n    queue: reports\n    priority: 5\n    tags: [report]\n")
         let c = try d.client()
         let entry = try #require((try c.call("schedules")["schedules"] as! [[String: Any]]).first)
@@ -230,8 +235,9 @@ import Testing
         #expect(features.contains("schedules"))
     }
 
-    @Test func sighupAddsChangesAndRemovesSchedules() throws {
-        let d = try Daemon(config: Self.everySecond())
+    @Test(arguments: StoreKind.allCases)
+    func sighupAddsChangesAndRemovesSchedules(engine: StoreKind) throws {
+        let d = try Daemon(engine: engine, config: Self.everySecond())
         let c = try d.client()
         #expect(eventually(timeout: 10) { (try? Self.tickJobs(c, schedule: "tick").count) ?? 0 >= 1 })
         try d.writeConfig("schedules:\n  hourly:\n    cron: \"@hourly\"\n    timezone: UTC\n    handler: noop\n")

@@ -16,6 +16,15 @@ extension Engine {
         var onlineSince: Timestamp
         /// The first tick after the last one fired; nil while paused.
         var nextTick: Timestamp?
+        /// Another node fires this schedule (a cluster's leader): its due
+        /// tick is looked at again then, not before.
+        var recheckAt: Timestamp?
+
+        /// When the dispatcher should next look at this schedule.
+        var dueAt: Timestamp? {
+            guard let nextTick else { return nil }
+            return recheckAt.map { max($0, nextTick) } ?? nextTick
+        }
     }
 
     /// What `schedules` shows of one schedule.
@@ -57,6 +66,37 @@ extension Engine {
         wake()
     }
 
+    /// How long a node that does not fire a schedule waits to look at its due tick again.
+    static let scheduleRecheckMs: Int64 = 1000
+
+    /// A cluster's poll tick: the rows follow what other nodes did (fired
+    /// ticks, pauses and resumes there). A schedule resumed elsewhere counts
+    /// as online from now on, so that its paused ticks stay missed ticks.
+    func refreshScheduleRows() async {
+        guard lock.withLock({ !schedules.isEmpty }) else { return }
+        let rows: [ScheduleRow]
+        do {
+            rows = try await store.scheduleRows()
+        } catch {
+            logger.warning("cannot read the schedules", metadata: ["error": "\(error)"])
+            return
+        }
+        let now = clock()
+        var resumed = false
+        for row in rows {
+            update(row.name) { state in
+                // An older row than the one held (a firing committed since the read) changes nothing.
+                guard row.lastTick >= state.row.lastTick else { return }
+                if state.row.paused && !row.paused {
+                    state.onlineSince = now
+                    resumed = true
+                }
+                state.row = row
+            }
+        }
+        if resumed { wake() }
+    }
+
     private func nextTick(of state: ScheduleState) -> Timestamp? {
         guard !state.row.paused else { return nil }
         return state.config.timing.nextTick(after: state.row.lastTick, anchor: state.row.anchor)
@@ -64,14 +104,14 @@ extension Engine {
 
     /// The earliest tick of an unpaused schedule: the timer wakes the dispatcher for it.
     func earliestScheduleTick() -> Timestamp? {
-        lock.withLock { schedules.values.compactMap(\.nextTick).min() }
+        lock.withLock { schedules.values.compactMap(\.dueAt).min() }
     }
 
     /// Fires every schedule whose tick is due (called by the dispatcher,
     /// one firing at a time).
     func fireDueSchedules() async {
         let now = clock()
-        let due = lock.withLock { schedules.values.filter { $0.nextTick.map { $0 <= now } ?? false } }
+        let due = lock.withLock { schedules.values.filter { $0.dueAt.map { $0 <= now } ?? false } }
         for state in due {
             await fire(state, now: now)
         }
@@ -85,6 +125,15 @@ extension Engine {
             let firing = try await store.fireSchedule(
                 name, expectingLastTick: state.row.lastTick, ticks: ticks, through: now, job: template,
                 skipOverlap: state.config.overlap == .skip)
+            if firing.firedElsewhere {
+                // A follower of a cluster: the leader fires; this node keeps
+                // the stored row and, while the tick is still due, looks again in a second.
+                update(name) {
+                    if let row = firing.row { $0.row = row }
+                    $0.recheckAt = now.adding(milliseconds: Self.scheduleRecheckMs)
+                }
+                return
+            }
             for (tick, id, duplicate) in firing.enqueued {
                 logger.info("schedule tick enqueued a job", metadata: [
                     "schedule": "\(name)", "tick": "\(tick)", "job": "\(id)", "duplicate": "\(duplicate)",
@@ -99,7 +148,10 @@ extension Engine {
                 logger.error("schedule tick not enqueued: max_queued_jobs reached", metadata: ["schedule": "\(name)", "tick": "\(tick)"])
             }
             if let row = firing.row {
-                update(name) { $0.row = row }
+                update(name) {
+                    $0.row = row
+                    $0.recheckAt = nil
+                }
             } else {
                 // Paused or changed since it was read: take the stored row.
                 let row = try await store.scheduleRows().first { $0.name == name }
