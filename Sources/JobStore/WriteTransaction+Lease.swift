@@ -22,11 +22,20 @@ public struct LeaseLost: Error, Hashable, Sendable {
     public var id: JobID
     /// The job's state now.
     public var state: JobState
+
+    public init(id: JobID, state: JobState) {
+        self.id = id
+        self.state = state
+    }
 }
 
 /// The answer to a heartbeat.
 public struct HeartbeatOutcome: Hashable, Sendable {
     public var expiresAt: Timestamp
+
+    public init(expiresAt: Timestamp) {
+        self.expiresAt = expiresAt
+    }
 }
 
 extension WriteTransaction {

@@ -122,15 +122,17 @@ extension PostgresStore {
     }
 
     /// Running jobs whose node's lease ran out (or whose node is gone):
-    /// interrupted attempts, retried with their handler's backoff. Each end
-    /// is guarded by the dead node's name and the attempt, so a job that
-    /// ended meanwhile is left as it is.
+    /// interrupted attempts, retried with their handler's backoff. An
+    /// external worker's job waits for its own lease as well (the worker may
+    /// go on through another node with its token), then is a lease that ran
+    /// out. Each end is guarded by the dead node's name and the attempt, so
+    /// a job that ended meanwhile is left as it is.
     func rescueExpired() async throws(StoreError) -> [Job] {
         let delay = lease.withLock { $0.rescueDelay } ?? { _ in 0 }
         return try await perform { tx throws(StoreError) in
             let orphans = try await tx.session.jobs("rescue", """
                 SELECT \(PostgresJobRow.columns) FROM jobs
-                WHERE state = 'running' AND NOT external
+                WHERE state = 'running' AND (lease_token IS NULL OR lease_expires_at <= jq_now())
                   AND NOT EXISTS (SELECT 1 FROM nodes WHERE nodes.name = jobs.lease_owner AND nodes.expires_at > jq_now())
                 ORDER BY id LIMIT 500 FOR UPDATE SKIP LOCKED
                 """)

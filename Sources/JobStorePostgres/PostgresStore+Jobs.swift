@@ -65,7 +65,7 @@ extension PostgresStore {
     }
 
     public func retry(_ id: JobID, isExternal: @escaping @Sendable (String) -> Bool) async throws(StoreError) -> Job {
-        try await perform { tx throws(StoreError) in try await tx.retry(id) }
+        try await perform { tx throws(StoreError) in try await tx.retry(id, isExternal: isExternal) }
     }
 
     public func pause(queue: String) async throws(StoreError) -> Bool {
@@ -179,7 +179,8 @@ extension PostgresStore {
     /// depends on the other nodes too, so a read first would save nothing.
     public func mayClaim(_ request: ClaimRequest, now: Timestamp) async throws(StoreError) -> Bool { leaseHeld }
 
-    public func mayReserve(handlers: Set<String>, now: Timestamp, freeSlots: (String) -> Int) async throws(StoreError) -> Bool { false }
+    /// As `mayClaim`: a reserve pass is what finds out, here.
+    public func mayReserve(handlers: Set<String>, now: Timestamp, freeSlots: (String) -> Int) async throws(StoreError) -> Bool { leaseHeld }
 
     public func queuesWithOwnReadyJobs(among queues: Set<String>) async throws(StoreError) -> Set<String> { queues }
 

@@ -41,8 +41,8 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
     public let metrics = StoreMetrics()
     public var leaseOwner: String { options.nodeName }
     public var localReads: (any LocalJobReads)? { nil }
-    /// External workers and dependencies are not built on this engine yet (docs/cluster.md).
-    public var features: [String] { ["schedules", "limits", "cluster"] }
+    /// Dependencies are not built on this engine yet (docs/cluster.md).
+    public var features: [String] { ["workers", "schedules", "limits", "cluster"] }
     public var clusterNode: String? { options.nodeName }
     public var engineLabel: (name: String, version: String) { ("postgres", lock.withLock { serverVersion }) }
 

@@ -11,7 +11,6 @@ extension PostgresTransaction {
     func enqueue(_ job: NewJob) async throws(StoreError) -> EnqueueOutcome {
         if !job.after.isEmpty || !job.afterIndex.isEmpty { throw .unsupported(feature: "after (dependencies)") }
         if job.concurrencyKey != nil { throw .unsupported(feature: "concurrency_key") }
-        if job.external { throw .unsupported(feature: "external handlers") }
         let now = try await self.now()
         let state = job.initialState(createdAt: now)
         for _ in 0..<3 {
@@ -21,15 +20,15 @@ extension PostgresTransaction {
             try await reserveActiveSlot()
             let inserted = try await session.firstRow("enqueue", """
                 INSERT INTO jobs (queue, handler, payload, state, priority, max_attempts, timeout_ms,
-                                  unique_key, tags, created_at, run_at, schedule)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                                  unique_key, tags, created_at, run_at, schedule, external)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
                 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN \(Self.active) DO NOTHING
                 RETURNING id
                 """, [
                     .text(job.queue), .text(job.handler), .text(job.payload.text), .text(state.rawValue),
                     .int(Int64(job.priority)), .int(Int64(job.maxAttempts)), .int(job.timeoutMs),
                     .optionalText(job.uniqueKey), .text(JobRow.encodeTags(job.tags)),
-                    .int(now.rawValue), .int(job.runAt(createdAt: now).rawValue), .optionalText(job.schedule),
+                    .int(now.rawValue), .int(job.runAt(createdAt: now).rawValue), .optionalText(job.schedule), .bool(job.external),
                 ]) { try $0[0].decode(Int64.self) }
             // Nothing inserted: another transaction holds the key now; read it again.
             guard let id = inserted else { continue }
@@ -68,15 +67,7 @@ extension PostgresTransaction {
     func claim(_ request: ClaimRequest, leaseHeld: Bool) async throws(StoreError) -> [Job] {
         guard request.maxJobs > 0, leaseHeld else { return [] }
         try await promoteDue(limit: 1000)
-        // One round trip: the paused queues, and those with ready jobs as counted at the last commits.
-        let listed = try await session.rows("claim", """
-            SELECT true, name FROM queues WHERE paused
-            UNION ALL
-            SELECT false, queue FROM job_counts WHERE state = 'queued' GROUP BY queue HAVING sum(n) > 0
-            """) { (paused: try $0[0].decode(Bool.self), queue: try $0[1].decode(String.self)) }
-        let paused = Set(listed.filter(\.paused).map(\.queue))
-        let counted = listed.filter { !$0.paused }.map(\.queue)
-        let queues = Set(counted).union(readyQueues).subtracting(paused).sorted()
+        let queues = try await claimableQueues()
         let exhausted = request.exhaustedHandlers
         // Rate limits: a handler with a budget takes at most it in this claim.
         let budget = request.handlerBudgets.values.filter { $0 > 0 }.min()
@@ -123,7 +114,8 @@ extension PostgresTransaction {
         return moved.count
     }
 
-    /// The guard of every end: this node runs `attempt` of the job, and its lease holds.
+    /// The guard of every end of the node's own attempts: this node runs
+    /// `attempt` of the job, and its lease holds.
     static let fence = """
         state = 'running' AND attempts = $2 AND lease_owner = $3
         AND EXISTS (SELECT 1 FROM nodes WHERE name = $3 AND expires_at > jq_now())
@@ -133,7 +125,7 @@ extension PostgresTransaction {
         let now = try await self.now()
         let job = try await session.job("complete", """
             UPDATE jobs SET state = 'succeeded', finished_at = $4, result = $5, result_truncated = $6,
-                            lease_owner = NULL, lease_expires_at = NULL
+                            lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL, lease_worker = NULL
             WHERE id = $1 AND \(Self.fence)
             \(Self.returning)
             """, [.int(id.rawValue), .int(Int64(attempt)), .text(node), .int(now.rawValue), .optionalText(result?.text), .bool(resultTruncated)])
@@ -141,10 +133,13 @@ extension PostgresTransaction {
         return job
     }
 
+    /// `owner`: the end of another's attempt (a rescue, a recovery, an
+    /// external worker's token already checked), guarded by that owner's
+    /// name and the attempt; nil: this node's own, fenced by its lease.
     func fail(_ id: JobID, attempt: Int, failure: JobFailure, disposition: FailureDisposition,
               owner: String? = nil) async throws(StoreError) -> Job? {
+        let fence = owner == nil ? Self.fence : "state = 'running' AND attempts = $2 AND lease_owner = $3"
         let owner = owner ?? node
-        let fence = owner == node ? Self.fence : "state = 'running' AND attempts = $2 AND lease_owner = $3"
         let current = try await session.firstRow("fail", "SELECT max_attempts, errors FROM jobs WHERE id = $1 AND \(fence) FOR UPDATE",
                                                  [.int(id.rawValue), .int(Int64(attempt)), .text(owner)]) { row in
             (maxAttempts: try row[0].decode(Int.self), errors: try row[1].decode(String.self))
@@ -160,7 +155,7 @@ extension PostgresTransaction {
         let errors = try JobRow.decodeErrors(current.errors).appending(failure: failure)
         let job = try await session.job("fail", """
             UPDATE jobs SET state = $4, errors = $5, run_at = coalesce($6, run_at), finished_at = $7,
-                            lease_owner = NULL, lease_expires_at = NULL
+                            lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL, lease_worker = NULL
             WHERE id = $1 AND state = 'running' AND attempts = $2 AND lease_owner = $3
             \(Self.returning)
             """, [.int(id.rawValue), .int(Int64(attempt)), .text(owner), .text(state.rawValue), .text(JobRow.encodeErrors(errors)),
@@ -183,7 +178,8 @@ extension PostgresTransaction {
         return CancelOutcome(job: job, previousState: before.state)
     }
 
-    func retry(_ id: JobID) async throws(StoreError) -> Job {
+    /// `isExternal(handler)`: whether an external worker serves it now (the config decides, as at enqueue).
+    func retry(_ id: JobID, isExternal: (String) -> Bool) async throws(StoreError) -> Job {
         guard let before = try await session.job("retry", "SELECT \(PostgresJobRow.columns) FROM jobs WHERE id = $1 FOR UPDATE",
                                                  [.int(id.rawValue)]) else { throw .notFound(id) }
         guard before.state.after(.retried) != nil else { throw .invalidState(id, state: before.state, operation: "retry") }
@@ -195,9 +191,9 @@ extension PostgresTransaction {
         let now = try await self.now()
         guard let job = try await session.job("retry", """
             UPDATE jobs SET state = 'queued', attempts = 0, run_at = $2, started_at = NULL, finished_at = NULL,
-                            result = NULL, result_truncated = false
+                            result = NULL, result_truncated = false, external = $3
             WHERE id = $1 \(Self.returning)
-            """, [.int(id.rawValue), .int(now.rawValue)]) else { throw .notFound(id) }
+            """, [.int(id.rawValue), .int(now.rawValue), .bool(isExternal(before.handler))]) else { throw .notFound(id) }
         move(job.queue, from: before.state, to: .queued)
         return job
     }
@@ -238,7 +234,7 @@ extension PostgresTransaction {
         var recovered: [Job] = []
         let now = try await self.now()
         for job in orphans {
-            let failure = JobFailure(message: JobFailure.interruptedMessage, at: now)
+            let failure = JobFailure(message: job.lease == nil ? JobFailure.interruptedMessage : JobFailure.leaseExpiredMessage, at: now)
             if let back = try await fail(job.id, attempt: job.attempts, failure: failure,
                                          disposition: .retry(afterMs: retryDelayMs(job)), owner: job.leaseOwner) {
                 recovered.append(back)
@@ -247,7 +243,7 @@ extension PostgresTransaction {
         return recovered
     }
 
-    private func ended(_ job: Job, from old: JobState) {
+    func ended(_ job: Job, from old: JobState) {
         move(job.queue, from: old, to: job.state)
         if job.state.isTerminal { finished.append(job.id) }
     }

@@ -177,6 +177,48 @@ import Testing
         #expect(Set(all.map(\.tick)).count == all.count)
     }
 
+    /// A worker long-polling on one node gets a job enqueued on another,
+    /// ends it through a third with its token, and the lease of a killed
+    /// node's worker runs out and is retried elsewhere.
+    @Test func externalWorkersReserveAndEndThroughAnyNode() throws {
+        // One more entry under the `handlers:` that the nodes' config ends with.
+        let cluster = try Cluster(nodes: 3, leaseSeconds: 3, extra: """
+              ext: { external: true, lease: 2s, timeout: 60s, max_attempts: 3, backoff: { initial: 10ms, factor: 1, max: 10ms, jitter: 0 } }
+            """)
+        let (n1, n2, n3) = (try cluster.nodes[0].client(), try cluster.nodes[1].client(), try cluster.nodes[2].client())
+        let answer = Locked<[String: Any]?>(nil)
+        let started = Date()
+        let poller = Thread {
+            let reserved = try? cluster.nodes[1].client().call("reserve", ["handlers": ["ext"], "wait_ms": 20_000])
+            answer.mutate { $0 = reserved }
+        }
+        poller.start()
+        Thread.sleep(forTimeInterval: 0.5)
+        let id = try n1.enqueue("ext", ["payload": ["n": 1]])
+        #expect(eventually(timeout: 20) { answer.value != nil })
+        #expect(Date().timeIntervalSince(started) < 5, "woken by the enqueue on another node, not by the wait's end")
+        let job = try #require((answer.value?["jobs"] as? [[String: Any]])?.first)
+        #expect(job["id"] as? Int == id)
+        let token = try #require((job["lease"] as? [String: Any])?["token"] as? String)
+        _ = try n3.call("heartbeat", ["id": id, "token": token])
+        let done = try n3.call("complete", ["id": id, "token": token, "result": "done"])
+        #expect(done["state"] as? String == "succeeded")
+        #expect(try n1.wait(id)["result"] as? String == "done")
+
+        // The node a worker reserved through dies with the worker's lease.
+        let orphan = try n1.enqueue("ext")
+        let held = try #require((try n2.call("reserve", ["handlers": ["ext"], "wait_ms": 10_000])["jobs"] as? [[String: Any]])?.first)
+        #expect(held["id"] as? Int == orphan)
+        cluster.nodes[1].crash()
+        #expect(eventually(timeout: 30) { (try? n3.get(orphan))?["state"] as? String != "running" })
+        let retried = try n3.get(orphan)
+        #expect(((retried["errors"] as? [[String: Any]])?.first?["message"] as? String) == "lease expired")
+        let again = try #require((try n3.call("reserve", ["handlers": ["ext"], "wait_ms": 10_000])["jobs"] as? [[String: Any]])?.first)
+        #expect(again["id"] as? Int == orphan && again["attempts"] as? Int == 2)
+        let oldToken = try #require((held["lease"] as? [String: Any])?["token"] as? String)
+        #expect(try n1.errorCode("complete", ["id": orphan, "token": oldToken]) == 1007, "the dead node's worker is fenced")
+    }
+
     @Test func aUniqueKeyHoldsAcrossNodes() throws {
         let cluster = try Cluster(nodes: 3)
         let answers = try cluster.nodes.map { try $0.client().call("enqueue", ["handler": "sleep", "payload": ["ms": 1000], "unique_key": "once"]) }
@@ -245,15 +287,15 @@ import Testing
         }
     }
 
-    @Test func aConfigThisEngineCannotServeStopsTheDaemonAtStart() throws {
+    @Test func whatThisEngineCannotServeIsRefusedWithAClearError() throws {
         let url = try PostgresTestServer.shared().makeDatabase()
-        for config in ["handlers:\n  ext: { external: true }\n"] {
-            let d = try Daemon(database: url, config: config, start: false)
-            let run = try Daemon.runToEnd(["--config", d.configPath, "--db", url, "--socket", d.socket])
-            #expect(run.status != 0 && run.output.contains("not available with the PostgreSQL engine yet"), "\(run.output)")
-        }
         let d = try Daemon(database: url)
-        let refused = try d.client().request("enqueue", ["handler": "noop", "concurrency_key": "k"])
-        #expect((refused["error"] as? [String: Any])?["code"] as? Int == -32602)
+        let c = try d.client()
+        for params: [String: Any] in [["handler": "noop", "concurrency_key": "k"], ["handler": "noop", "after": [1]]] {
+            let refused = try #require(c.request("enqueue", params)["error"] as? [String: Any])
+            #expect(refused["code"] as? Int == -32602 && (refused["message"] as? String ?? "").contains("not available with the PostgreSQL engine yet"))
+        }
+        // Refused means nothing was stored.
+        #expect((try c.call("list")["jobs"] as? [Any])?.isEmpty == true)
     }
 }

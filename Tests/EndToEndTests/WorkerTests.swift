@@ -4,7 +4,8 @@ import JobCore
 import Testing
 
 /// External workers (WORKERS.md) against the real daemon: leases, tokens,
-/// expiry, restarts, long-polling workers.
+/// expiry, restarts, long-polling workers; each on both engines (one
+/// PostgreSQL node; workers across nodes are in ClusterTests).
 @Suite(.blocking) struct WorkerTests {
     static let config = """
         workers: 2
@@ -38,8 +39,9 @@ import Testing
         try #require(client.request(method, params)["error"] as? [String: Any])
     }
 
-    @Test func aReservedJobRunsUnderALeaseAndCompletesWithItsToken() throws {
-        let d = try Daemon(config: Self.config)
+    @Test(arguments: StoreKind.allCases)
+    func aReservedJobRunsUnderALeaseAndCompletesWithItsToken(engine: StoreKind) throws {
+        let d = try Daemon(engine: engine, config: Self.config)
         let c = try d.client()
         #expect((try c.call("ping")["features"] as? [String])?.contains("workers") == true)
         let id = try c.enqueue("ext", ["payload": ["n": 1]])
@@ -57,8 +59,9 @@ import Testing
         #expect(done["lease"] == nil)
     }
 
-    @Test func aStaleTokenIsRefusedWith1007AndChangesNothing() throws {
-        let d = try Daemon(config: Self.config)
+    @Test(arguments: StoreKind.allCases)
+    func aStaleTokenIsRefusedWith1007AndChangesNothing(engine: StoreKind) throws {
+        let d = try Daemon(engine: engine, config: Self.config)
         let c = try d.client()
         let id = try c.enqueue("ext")
         let (_, token, _) = try reserveOne(c)
@@ -79,8 +82,9 @@ import Testing
         #expect(try c.errorCode("reserve", ["handlers": ["ext"], "lease_ms": 10]) == -32602)
     }
 
-    @Test func anExpiredLeaseIsAFailedAttemptRetriedWithLeaseExpired() throws {
-        let d = try Daemon(config: Self.config)
+    @Test(arguments: StoreKind.allCases)
+    func anExpiredLeaseIsAFailedAttemptRetriedWithLeaseExpired(engine: StoreKind) throws {
+        let d = try Daemon(engine: engine, config: Self.config)
         let c = try d.client()
         let id = try c.enqueue("ext")
         let (_, token, _) = try reserveOne(c)
@@ -95,8 +99,9 @@ import Testing
         #expect(try c.get(id)["state"] as? String == "succeeded")
     }
 
-    @Test func aHeartbeatNeverExtendsPastTheTimeout() throws {
-        let d = try Daemon(config: Self.config)
+    @Test(arguments: StoreKind.allCases)
+    func aHeartbeatNeverExtendsPastTheTimeout(engine: StoreKind) throws {
+        let d = try Daemon(engine: engine, config: Self.config)
         let c = try d.client()
         let id = try c.enqueue("short")
         let (_, token, job) = try reserveOne(c)
@@ -109,8 +114,9 @@ import Testing
         #expect((try c.get(id)["error"] as? [String: Any])?["message"] as? String == "timed out after 3000 ms")
     }
 
-    @Test func aCancelledReservationIsLostToItsWorker() throws {
-        let d = try Daemon(config: Self.config)
+    @Test(arguments: StoreKind.allCases)
+    func aCancelledReservationIsLostToItsWorker(engine: StoreKind) throws {
+        let d = try Daemon(engine: engine, config: Self.config)
         let c = try d.client()
         let id = try c.enqueue("ext")
         let (_, token, _) = try reserveOne(c)
@@ -119,8 +125,9 @@ import Testing
         #expect(lost["code"] as? Int == 1007 && (lost["data"] as? [String: Any])?["state"] as? String == "cancelled")
     }
 
-    @Test func aWorkerKilledMidJobLosesItAfterTheLease() throws {
-        let d = try Daemon(config: Self.config)
+    @Test(arguments: StoreKind.allCases)
+    func aWorkerKilledMidJobLosesItAfterTheLease(engine: StoreKind) throws {
+        let d = try Daemon(engine: engine, config: Self.config)
         let c = try d.client()
         let id = try c.enqueue("ext")
         // A worker process that reserves, then hangs until killed.
@@ -139,8 +146,9 @@ import Testing
         try c.call("complete", ["id": id, "token": token])
     }
 
-    @Test func leasesSurviveADaemonKill() throws {
-        let d = try Daemon(config: Self.config.replacingOccurrences(of: "lease: 1s\n    timeout: 60s", with: "lease: 60s\n    timeout: 60s"))
+    @Test(arguments: StoreKind.allCases)
+    func leasesSurviveADaemonKill(engine: StoreKind) throws {
+        let d = try Daemon(engine: engine, config: Self.config.replacingOccurrences(of: "lease: 1s\n    timeout: 60s", with: "lease: 60s\n    timeout: 60s"))
         var c = try d.client()
         let ids = try (0..<3).map { _ in try c.enqueue("ext") }
         let reserved = try c.call("reserve", ["handlers": ["ext"], "max_jobs": 3])["jobs"] as! [[String: Any]]
@@ -157,8 +165,9 @@ import Testing
         #expect(Set(reserved.map { $0["id"] as! Int }) == Set(ids))
     }
 
-    @Test func twoHundredWaitingWorkersEachGetOneJob() throws {
-        let d = try Daemon(config: Self.config)
+    @Test(arguments: StoreKind.allCases)
+    func twoHundredWaitingWorkersEachGetOneJob(engine: StoreKind) throws {
+        let d = try Daemon(engine: engine, config: Self.config)
         let waiting = try (0..<200).map { _ in try d.client() }
         for (n, w) in waiting.enumerated() {
             try w.send(#"{"jsonrpc":"2.0","id":\#(n),"method":"reserve","params":{"handlers":["ext"],"wait_ms":60000}}"#)
@@ -178,8 +187,9 @@ import Testing
         #expect(got.sorted() == ids.sorted())
     }
 
-    @Test func aQueuesConcurrencyCountsExternalJobs() throws {
-        let d = try Daemon(config: Self.config.replacingOccurrences(of: "concurrency: 300", with: "concurrency: 2"))
+    @Test(arguments: StoreKind.allCases)
+    func aQueuesConcurrencyCountsExternalJobs(engine: StoreKind) throws {
+        let d = try Daemon(engine: engine, config: Self.config.replacingOccurrences(of: "concurrency: 300", with: "concurrency: 2"))
         let c = try d.client()
         for _ in 0..<5 { _ = try c.enqueue("ext") }
         let first = try c.call("reserve", ["handlers": ["ext"], "max_jobs": 5])["jobs"] as! [[String: Any]]
@@ -190,8 +200,9 @@ import Testing
         #expect((try c.call("reserve", ["handlers": ["ext"], "max_jobs": 5])["jobs"] as! [Any]).count == 1)
     }
 
-    @Test func aQueueSharedWithTheDaemonsOwnJobsTakesTurns() throws {
-        let d = try Daemon(config: (Self.config + """
+    @Test(arguments: StoreKind.allCases)
+    func aQueueSharedWithTheDaemonsOwnJobsTakesTurns(engine: StoreKind) throws {
+        let d = try Daemon(engine: engine, config: (Self.config + """
 
               mx:
                 external: true
@@ -218,8 +229,9 @@ import Testing
         #expect(slept["state"] as? String == "succeeded", "\(slept) \(got)")
     }
 
-    @Test func aReloadMovesUnstartedJobsBetweenWorkersAndTheDaemon() throws {
-        let d = try Daemon(config: "handlers:\n  flip: { external: true }\n")
+    @Test(arguments: StoreKind.allCases)
+    func aReloadMovesUnstartedJobsBetweenWorkersAndTheDaemon(engine: StoreKind) throws {
+        let d = try Daemon(engine: engine, config: "handlers:\n  flip: { external: true }\n")
         let c = try d.client()
         let waiting = try c.enqueue("flip", ["payload": "to the daemon"])
         usleep(200_000)
@@ -239,8 +251,9 @@ import Testing
         #expect(reserved.map { $0["id"] as! Int } == [failing])
     }
 
-    @Test func aStoppingDaemonRefusesReservesButTakesEnds() throws {
-        let d = try Daemon(config: Self.config + "\nshutdown_grace: 30s\n")
+    @Test(arguments: StoreKind.allCases)
+    func aStoppingDaemonRefusesReservesButTakesEnds(engine: StoreKind) throws {
+        let d = try Daemon(engine: engine, config: Self.config + "\nshutdown_grace: 30s\n")
         let c = try d.client()
         let id = try c.enqueue("ext")
         let (_, token, _) = try reserveOne(c)
@@ -252,8 +265,9 @@ import Testing
         #expect(d.waitForExit() == 0)
     }
 
-    @Test func jobctlShowsTheLeaseAndTheWorkers() throws {
-        let d = try Daemon(config: Self.config.replacingOccurrences(of: "lease: 1s\n    timeout: 60s", with: "lease: 60s\n    timeout: 60s"))
+    @Test(arguments: StoreKind.allCases)
+    func jobctlShowsTheLeaseAndTheWorkers(engine: StoreKind) throws {
+        let d = try Daemon(engine: engine, config: Self.config.replacingOccurrences(of: "lease: 1s\n    timeout: 60s", with: "lease: 60s\n    timeout: 60s"))
         let c = try d.client()
         let id = try c.enqueue("ext")
         let (_, token, _) = try reserveOne(c, ["worker": "resizer-7"])
@@ -272,8 +286,9 @@ import Testing
         #expect(entry["last_heartbeat_at"] is String)
     }
 
-    @Test func theSwiftWorkerRunsHandlersWithHeartbeatsAndStops() async throws {
-        let d = try Daemon(config: Self.config)
+    @Test(arguments: StoreKind.allCases)
+    func theSwiftWorkerRunsHandlersWithHeartbeatsAndStops(engine: StoreKind) async throws {
+        let d = try Daemon(engine: engine, config: Self.config)
         let client = try await JobClient.connect(socketPath: d.socket)
         defer { client.close() }
         var ids: [JobID] = []

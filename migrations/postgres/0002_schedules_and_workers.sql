@@ -1,6 +1,7 @@
 -- jobqueue schema for PostgreSQL, version 2: recurring jobs (SCHEDULING.md),
--- fired by the cluster's leader (CLUSTER.md). The columns follow SQLite's
--- (migrations/0003_schedules.sql).
+-- fired by the cluster's leader (CLUSTER.md), and external workers'
+-- reservations (WORKERS.md). The columns follow SQLite's
+-- (migrations/0002_external_workers.sql, 0003_schedules.sql).
 -- Forward-only: once released, this file is never edited.
 
 -- One row per configured schedule, shared by every node. A firing locks
@@ -18,3 +19,7 @@ CREATE TABLE schedules (
     skipped     bigint  NOT NULL DEFAULT 0 CHECK (skipped >= 0),  -- ticks skipped by overlap: skip
     updated_at  bigint  NOT NULL
 );
+
+-- reserve: the next ready external jobs of one handler in one queue.
+CREATE INDEX jobs_ready_external ON jobs (handler, queue, priority DESC, run_at, id)
+    WHERE state = 'queued' AND external AND NOT key_held;
