@@ -25,6 +25,9 @@ public protocol JobStorage: AnyObject, Sendable {
     var features: [String] { get }
     /// This daemon's node name when it is one of a cluster (`ping`), else nil.
     var clusterNode: String? { get }
+    /// Whether the database answered the latest request that tried it
+    /// (`ping` reports it on a cluster node; a local file always does).
+    var databaseReachable: Bool { get }
     /// `max_queued_jobs`; a config reload may change it.
     var maxActiveJobs: Int { get set }
     /// Each handler's `key_concurrency` (SCHEDULING.md); 1 for a handler not listed.
@@ -142,6 +145,8 @@ public struct StorageSizes: Hashable, Sendable {
 extension JobStorage {
     /// SQLite's `close()` drains its writer thread itself.
     public func drain() async {}
+
+    public var databaseReachable: Bool { true }
 
     @discardableResult
     public func promoteDue() async throws(StoreError) -> Int {

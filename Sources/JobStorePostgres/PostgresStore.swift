@@ -35,6 +35,8 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
         var unsentReady: Set<String> = []
         var unsentFinished: [JobID] = []
         var sending = false
+        /// The latest request that tried the database got through (or failed with something else than `unavailable`).
+        var reachable = true
     }
     let lease = Mutex(ClusterState())
 
@@ -44,6 +46,14 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
     /// Dependencies are not built on this engine yet (docs/cluster.md).
     public var features: [String] { ["workers", "schedules", "limits", "cluster"] }
     public var clusterNode: String? { options.nodeName }
+    public var databaseReachable: Bool { lease.withLock { $0.reachable } }
+
+    /// Notes whether a request got through to the database (`ping`).
+    func noteReachability<T>(_ result: Result<T, StoreError>) {
+        let reachable: Bool
+        if case .failure(.unavailable) = result { reachable = false } else { reachable = true }
+        lease.withLock { $0.reachable = reachable }
+    }
     public var engineLabel: (name: String, version: String) { ("postgres", lock.withLock { serverVersion }) }
 
     private init(options: PostgresOptions, client: PostgresClient, clientTask: Task<Void, Never>, logger: Logger) {
@@ -163,7 +173,10 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
     /// Runs `body` in the next group-commit transaction; answers after COMMIT.
     func perform<T: Sendable>(_ body: @escaping (PostgresTransaction) async throws(StoreError) -> T,
                               completion: @escaping @Sendable (Result<T, StoreError>) -> Void) {
-        writer.submit(TypedPostgresWrite(body, completion: completion))
+        writer.submit(TypedPostgresWrite(body) { [weak self] result in
+            self?.noteReachability(result)
+            completion(result)
+        })
     }
 
     func perform<T: Sendable>(_ body: @escaping (PostgresTransaction) async throws(StoreError) -> T) async throws(StoreError) -> T {
@@ -178,18 +191,21 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
     func withSession<T: Sendable>(_ operation: String, deadline: Duration? = nil,
                                   _ body: @escaping @Sendable (PostgresSession) async throws(StoreError) -> T) async throws(StoreError) -> T {
         let logger = self.logger
+        let result: Result<T, StoreError>
         do {
-            return try await Self.withDeadline(deadline ?? .milliseconds(options.requestTimeoutMs), operation: operation) { [client] deadline in
+            result = .success(try await Self.withDeadline(deadline ?? .milliseconds(options.requestTimeoutMs), operation: operation) { [client] deadline in
                 try await client.withConnection { connection in
                     try deadline.check()
                     return try await body(PostgresSession(connection: connection, logger: logger))
                 }
-            }
+            })
         } catch let error as StoreError {
-            throw error
+            result = .failure(error)
         } catch {
-            throw Self.storeError(error, operation: operation)
+            result = .failure(Self.storeError(error, operation: operation))
         }
+        noteReachability(result)
+        return try result.get()
     }
 
     /// `body`, or `unavailable` once `deadline` has passed. Not a task

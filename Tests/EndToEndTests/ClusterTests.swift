@@ -230,6 +230,7 @@ import Testing
         let cluster = try Cluster(nodes: 1)
         let ping = try cluster.nodes[0].client().call("ping")
         #expect((ping["features"] as? [String])?.contains("cluster") == true && ping["node"] as? String == "n1")
+        #expect(ping["database"] as? String == "ok")
     }
 }
 
@@ -263,6 +264,17 @@ import Testing
                 }
             }.start()
         }
+        // ping answers all along, and says when the database is not there.
+        let pings = Locked<[String]>([])
+        group.enter()
+        Thread {
+            defer { group.leave() }
+            while !stop.value {
+                let answer = (try? nodes[0].client().call("ping"))?["database"] as? String
+                pings.mutate { $0.append(answer ?? "no answer") }
+                usleep(200_000)
+            }
+        }.start()
         usleep(500_000)
         // Longer than the 5 s a request waits for the database: some get -32603.
         try server.restart(downFor: .seconds(8))
@@ -271,6 +283,9 @@ import Testing
         #expect(eventually(timeout: 60) { acknowledged.value.count > countBefore + 20 })
         stop.mutate { $0 = true }
         group.wait()
+        #expect(eventually { (try? nodes[0].client().call("ping"))?["database"] as? String == "ok" })
+        let pinged = pings.value
+        #expect(pinged.first == "ok" && pinged.contains("unavailable") && !pinged.contains("no answer"), "\(pinged)")
         let seen = Set(codes.value)
         #expect(!seen.isEmpty && seen.isSubset(of: [-32603]), "clear errors during the gap, nothing else: \(seen)\n\(nodes.map { String($0.log.suffix(3000)) })")
         // Every acknowledged job is there and runs.

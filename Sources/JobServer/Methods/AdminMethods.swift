@@ -110,7 +110,11 @@ enum PingMethod: ImmediateRPCMethod {
             let store = context.engine.store
             let features = store.features + (http == nil ? [] : ["http"])
             o.member("features") { $0.array(features) { w, feature in w.string(feature) } }
-            if let node = store.clusterNode { o.member("node") { $0.string(node) } }
+            if let node = store.clusterNode {
+                o.member("node") { $0.string(node) }
+                // CLUSTER.md, "Outages": ping answers and says so.
+                o.member("database") { $0.string(store.databaseReachable ? "ok" : "unavailable") }
+            }
             if let http {
                 o.member("http") { w in
                     w.object { o in
