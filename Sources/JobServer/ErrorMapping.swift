@@ -22,8 +22,6 @@ extension RPCError {
             self.init(.shuttingDown, "the daemon is shutting down")
         case .unavailable:
             self.init(.internalError, "database unavailable: \(error.description)")
-        case .unsupported:
-            self.init(.invalidParams, error.description)
         case .busy, .storage, .internalError, .schemaTooNew, .migrationFailed, .cannotOpen:
             // Nothing acknowledged is lost: the request changed nothing.
             self.init(.internalError, "internal error: \(error.description)")

@@ -31,8 +31,6 @@ public enum StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The database server cannot be reached (PostgreSQL); nothing of the
     /// operation was written, and the store reconnects by itself.
     case unavailable(operation: String, message: String)
-    /// This engine does not do this yet (PostgreSQL: see docs/cluster.md).
-    case unsupported(feature: String)
 
     public var description: String {
         switch self {
@@ -63,8 +61,6 @@ public enum StoreError: Error, Hashable, Sendable, CustomStringConvertible {
             "the job store is closed"
         case .unavailable(let operation, let message):
             "\(operation): database unavailable: \(message)"
-        case .unsupported(let feature):
-            "\(feature) is not available with the PostgreSQL engine yet (docs/cluster.md)"
         }
     }
 

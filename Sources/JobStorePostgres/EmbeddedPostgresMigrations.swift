@@ -116,11 +116,12 @@ CREATE TABLE leader (
 );
 
 """#),
-        Migration(version: 2, fileName: "0002_schedules_and_workers.sql", sql: #"""
+        Migration(version: 2, fileName: "0002_scheduling_and_workers.sql", sql: #"""
 -- jobqueue schema for PostgreSQL, version 2: recurring jobs (SCHEDULING.md),
--- fired by the cluster's leader (CLUSTER.md), and external workers'
--- reservations (WORKERS.md). The columns follow SQLite's
--- (migrations/0002_external_workers.sql, 0003_schedules.sql).
+-- fired by the cluster's leader (CLUSTER.md), external workers'
+-- reservations (WORKERS.md), dependencies and concurrency keys
+-- (SCHEDULING.md). The columns follow SQLite's (migrations/0002_*.sql to
+-- 0004_*.sql); the jobs table had their columns from version 1.
 -- Forward-only: once released, this file is never edited.
 
 -- One row per configured schedule, shared by every node. A firing locks
@@ -142,6 +143,23 @@ CREATE TABLE schedules (
 -- reserve: the next ready external jobs of one handler in one queue.
 CREATE INDEX jobs_ready_external ON jobs (handler, queue, priority DESC, run_at, id)
     WHERE state = 'queued' AND external AND NOT key_held;
+
+-- Concurrency keys: the jobs of a key that are running or ready (at most
+-- key_concurrency of them, counted under a transaction-scoped advisory
+-- lock on the key, so that nodes admit one at a time), and the held ones
+-- in the order they are let go.
+CREATE INDEX jobs_key_admitted ON jobs (handler, concurrency_key)
+    WHERE concurrency_key IS NOT NULL AND NOT key_held AND state IN ('queued', 'running');
+CREATE INDEX jobs_key_held ON jobs (handler, concurrency_key, priority DESC, run_at, id)
+    WHERE key_held;
+
+-- Dependencies: who waits for whom, one row per pair while the dependency
+-- has not ended. A job's end reads its dependents by this key.
+CREATE TABLE job_dependencies (
+    depends_on bigint NOT NULL,
+    job_id     bigint NOT NULL,
+    PRIMARY KEY (depends_on, job_id)
+);
 
 """#),
     ]

@@ -99,7 +99,9 @@ extension PostgresStore {
         }
     }
 
-    public func releaseHeldKeys() async throws(StoreError) -> Int { 0 }
+    public func releaseHeldKeys() async throws(StoreError) -> Int {
+        try await perform { tx throws(StoreError) in try await tx.releaseHeldKeys() }
+    }
 
     // MARK: - Reads
 

@@ -19,7 +19,6 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
     private let lock = NSLock()
     // Guarded by `lock`:
     private var settledHandler: (@Sendable (SettledJobs) -> Void)?
-    private var keyLimits: [String: Int] = [:]
     private var serverVersion = ""
 
     /// The node's standing in the cluster (PostgresStore+Cluster.swift).
@@ -43,8 +42,7 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
     public let metrics = StoreMetrics()
     public var leaseOwner: String { options.nodeName }
     public var localReads: (any LocalJobReads)? { nil }
-    /// Dependencies are not built on this engine yet (docs/cluster.md).
-    public var features: [String] { ["workers", "schedules", "limits", "cluster"] }
+    public var features: [String] { ["workers", "schedules", "dependencies", "limits", "cluster"] }
     public var clusterNode: String? { options.nodeName }
     public var databaseReachable: Bool { lease.withLock { $0.reachable } }
 
@@ -86,7 +84,12 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
             clientTask.cancel()
             throw error.asOpenError(url: options.redactedURL)
         }
-        if options.notify { store.writer.afterCommit = { [weak store] ready, finished in store?.committed(ready: ready, finished: finished) } }
+        let notify = options.notify
+        store.writer.afterCommit = { [weak store] ready, finished, settled in
+            guard let store else { return }
+            if notify { store.committed(ready: ready, finished: finished) }
+            if !settled.isEmpty { store.onSettled?(settled) }
+        }
         store.startBackground()
         return store
     }
@@ -146,8 +149,8 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
     }
 
     public var keyConcurrency: [String: Int] {
-        get { lock.withLock { keyLimits } }
-        set { lock.withLock { keyLimits = newValue } }
+        get { writer.keyLimits }
+        set { writer.keyLimits = newValue }
     }
 
     public var onSettled: (@Sendable (SettledJobs) -> Void)? {

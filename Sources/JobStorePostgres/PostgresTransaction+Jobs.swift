@@ -8,20 +8,37 @@ extension PostgresTransaction {
     static let active = "('blocked', 'scheduled', 'queued', 'running', 'retrying')"
     static let returning = "RETURNING " + PostgresJobRow.qualifiedColumns
 
-    func enqueue(_ job: NewJob) async throws(StoreError) -> EnqueueOutcome {
-        if !job.after.isEmpty || !job.afterIndex.isEmpty { throw .unsupported(feature: "after (dependencies)") }
-        if job.concurrencyKey != nil { throw .unsupported(feature: "concurrency_key") }
+    /// Inserts `job`, or answers with the unfinished job holding its
+    /// `unique_key`. A job `after` others is `blocked` while one of them has
+    /// not succeeded, and `cancelled` at once when one already failed or was
+    /// cancelled. A keyed job whose key is full is `queued` but held.
+    func enqueue(_ job: NewJob, batchIndex: Int? = nil) async throws(StoreError) -> EnqueueOutcome {
         let now = try await self.now()
-        let state = job.initialState(createdAt: now)
         for _ in 0..<3 {
             if let key = job.uniqueKey, let holder = try await activeJob(uniqueKey: key) {
                 return EnqueueOutcome(id: holder.id, state: holder.state, duplicate: true)
             }
-            try await reserveActiveSlot()
+            var state = job.initialState(createdAt: now)
+            var pending: [JobID] = []
+            var errors = "[]"
+            if !job.after.isEmpty {
+                let check = try await checkDependencies(job.after, batchIndex: batchIndex)
+                if let failed = check.failed {
+                    state = .cancelled
+                    errors = JobRow.encodeErrors([JobFailure(message: Self.dependencyMessage(failed.id, failed.state), at: now)])
+                } else if !check.pending.isEmpty {
+                    state = .blocked
+                    pending = check.pending
+                }
+            }
+            if !state.isTerminal { try await reserveActiveSlot() }
+            var held = false
+            if state == .queued, let key = job.concurrencyKey { held = try await !keyHasRoom(handler: job.handler, key: key) }
             let inserted = try await session.firstRow("enqueue", """
                 INSERT INTO jobs (queue, handler, payload, state, priority, max_attempts, timeout_ms,
-                                  unique_key, tags, created_at, run_at, schedule, external)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                                  unique_key, tags, created_at, run_at, schedule, external,
+                                  after_ids, blocked_on, concurrency_key, key_held, errors, finished_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
                 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN \(Self.active) DO NOTHING
                 RETURNING id
                 """, [
@@ -29,6 +46,8 @@ extension PostgresTransaction {
                     .int(Int64(job.priority)), .int(Int64(job.maxAttempts)), .int(job.timeoutMs),
                     .optionalText(job.uniqueKey), .text(JobRow.encodeTags(job.tags)),
                     .int(now.rawValue), .int(job.runAt(createdAt: now).rawValue), .optionalText(job.schedule), .bool(job.external),
+                    .optionalText(job.after.isEmpty ? nil : JobRow.encodeIDs(job.after)), .int(Int64(pending.count)),
+                    .optionalText(job.concurrencyKey), .bool(held), .text(errors), .optionalInt(state.isTerminal ? now.rawValue : nil),
                 ]) { try $0[0].decode(Int64.self) }
             // Nothing inserted: another transaction holds the key now; read it again.
             guard let id = inserted else { continue }
@@ -36,20 +55,29 @@ extension PostgresTransaction {
             for tag in Set(job.tags) {
                 try await session.run("enqueue", "INSERT INTO job_tags (job_id, tag) VALUES ($1, $2) RETURNING 1", [.int(id), .text(tag)])
             }
+            if !pending.isEmpty { try await recordDependencies(of: id, on: pending) }
+            if state.isTerminal { finished.append(JobID(id)) }
             return EnqueueOutcome(id: JobID(id), state: state, duplicate: false)
         }
         throw .busy(operation: "enqueue")
     }
 
+    /// Every job or none (a failed request's transaction is rolled back).
+    /// `after_index` names earlier entries of the same batch.
     func enqueueBatch(_ jobs: [NewJob]) async throws(StoreError) -> BatchEnqueueOutcome {
-        var ids: [JobID] = []
-        var duplicates: [Bool] = []
-        for job in jobs {
-            let one = try await enqueue(job)
-            ids.append(one.id)
-            duplicates.append(one.duplicate)
+        var outcome = BatchEnqueueOutcome(ids: [], duplicates: [])
+        for (index, var job) in jobs.enumerated() {
+            for earlier in job.afterIndex {
+                guard earlier >= 0, earlier < index else {
+                    throw .internalError(operation: "enqueue_batch", message: "after_index \(earlier) of entry \(index) is not an earlier entry")
+                }
+                job.after.append(outcome.ids[earlier])
+            }
+            let one = try await enqueue(job, batchIndex: index)
+            outcome.ids.append(one.id)
+            outcome.duplicates.append(one.duplicate)
         }
-        return BatchEnqueueOutcome(ids: ids, duplicates: duplicates)
+        return outcome
     }
 
     func activeJob(uniqueKey: String) async throws(StoreError) -> (id: JobID, state: JobState)? {
@@ -108,9 +136,15 @@ extension PostgresTransaction {
                 SELECT id, state AS was FROM jobs WHERE state IN ('scheduled', 'retrying') AND run_at <= $1
                 ORDER BY run_at LIMIT $2 FOR UPDATE SKIP LOCKED)
             UPDATE jobs SET state = 'queued' FROM due WHERE jobs.id = due.id
-            RETURNING jobs.queue, due.was
-            """, [.int(now.rawValue), .int(Int64(limit))]) { row in (try row[0].decode(String.self), try row[1].decode(String.self)) }
-        for (queue, was) in moved { move(queue, from: JobState(rawValue: was) ?? .scheduled, to: .queued) }
+            RETURNING jobs.queue, due.was, jobs.id, jobs.handler, jobs.concurrency_key
+            """, [.int(now.rawValue), .int(Int64(limit))]) { row in
+            (queue: try row[0].decode(String.self), was: try row[1].decode(String.self), id: try row[2].decode(Int64.self),
+             handler: try row[3].decode(String.self), key: try row[4].decode(String?.self))
+        }
+        for job in moved {
+            move(job.queue, from: JobState(rawValue: job.was) ?? .scheduled, to: .queued)
+            if let key = job.key { try await admitOrHold(job.id, handler: job.handler, key: key) }
+        }
         return moved.count
     }
 
@@ -129,7 +163,7 @@ extension PostgresTransaction {
             WHERE id = $1 AND \(Self.fence)
             \(Self.returning)
             """, [.int(id.rawValue), .int(Int64(attempt)), .text(node), .int(now.rawValue), .optionalText(result?.text), .bool(resultTruncated)])
-        if let job { ended(job, from: .running) }
+        if let job { try await ended(job, from: .running) }
         return job
     }
 
@@ -160,7 +194,7 @@ extension PostgresTransaction {
             \(Self.returning)
             """, [.int(id.rawValue), .int(Int64(attempt)), .text(owner), .text(state.rawValue), .text(JobRow.encodeErrors(errors)),
                   .optionalInt(runAt?.rawValue), .optionalInt(state.isTerminal ? now.rawValue : nil)])
-        if let job { ended(job, from: .running) }
+        if let job { try await ended(job, from: .running) }
         return job
     }
 
@@ -174,7 +208,7 @@ extension PostgresTransaction {
                             lease_token = NULL, lease_worker = NULL, blocked_on = 0, key_held = false
             WHERE id = $1 \(Self.returning)
             """, [.int(id.rawValue), .int(now.rawValue)]) else { throw .notFound(id) }
-        ended(job, from: before.state)
+        try await ended(job, from: before.state)
         return CancelOutcome(job: job, previousState: before.state)
     }
 
@@ -186,15 +220,21 @@ extension PostgresTransaction {
         if let key = before.uniqueKey, let holder = try await activeJob(uniqueKey: key) {
             throw .uniqueKeyInUse(id, uniqueKey: key, heldBy: holder.id)
         }
-        if !before.after.isEmpty { throw .unsupported(feature: "after (dependencies)") }
         try await reserveActiveSlot()
         let now = try await self.now()
+        // A job enqueued after others waits again for those not succeeded.
+        let waitFor = before.after.isEmpty ? [] : try await checkDependencies(before.after, failedArePending: true).pending
         guard let job = try await session.job("retry", """
-            UPDATE jobs SET state = 'queued', attempts = 0, run_at = $2, started_at = NULL, finished_at = NULL,
+            UPDATE jobs SET state = $4, blocked_on = $5, attempts = 0, run_at = $2, started_at = NULL, finished_at = NULL,
                             result = NULL, result_truncated = false, external = $3
             WHERE id = $1 \(Self.returning)
-            """, [.int(id.rawValue), .int(now.rawValue), .bool(isExternal(before.handler))]) else { throw .notFound(id) }
-        move(job.queue, from: before.state, to: .queued)
+            """, [.int(id.rawValue), .int(now.rawValue), .bool(isExternal(before.handler)),
+                  .text(waitFor.isEmpty ? JobState.queued.rawValue : JobState.blocked.rawValue), .int(Int64(waitFor.count))]) else {
+            throw .notFound(id)
+        }
+        move(job.queue, from: before.state, to: job.state)
+        if !waitFor.isEmpty { try await recordDependencies(of: id.rawValue, on: waitFor) }
+        if job.state == .queued, let key = job.concurrencyKey { try await admitOrHold(id.rawValue, handler: job.handler, key: key) }
         return job
     }
 
@@ -243,8 +283,11 @@ extension PostgresTransaction {
         return recovered
     }
 
-    func ended(_ job: Job, from old: JobState) {
+    /// A job changed state from `old` in this transaction: its counts, its
+    /// waiters (after the commit), its key and its dependents.
+    func ended(_ job: Job, from old: JobState) async throws(StoreError) {
         move(job.queue, from: old, to: job.state)
         if job.state.isTerminal { finished.append(job.id) }
+        try await keysAndDependentsFollow(job, from: old)
     }
 }

@@ -113,7 +113,7 @@ extension PostgresTransaction {
             \(Self.returning)
             """, [.int(id.rawValue), .text(token), .int(now.rawValue), .optionalText(result?.text), .bool(resultTruncated)])
         guard let job else { return .failure(try await leaseLost(id)) }
-        ended(job, from: .running)
+        try await ended(job, from: .running)
         return .success(job)
     }
 

@@ -75,6 +75,8 @@ final class PostgresTransaction: @unchecked Sendable {  // one task at a time: t
     let session: PostgresSession
     let node: String
     let maxActiveJobs: Int
+    /// Each handler's `key_concurrency` (1 for one not listed).
+    let keyLimits: [String: Int]
     private(set) var counts: [CountKey: Int] = [:]
     private var requestCounts: [CountKey: Int] = [:]
     /// Unfinished jobs counted once per transaction (for `max_queued_jobs`).
@@ -83,6 +85,10 @@ final class PostgresTransaction: @unchecked Sendable {  // one task at a time: t
     var readyQueues: Set<String> = []
     /// Jobs that ended: waiters on every node are told after the commit.
     var finished: [JobID] = []
+    /// Blocked jobs cancelled by a failed dependency (this node's waiters and engine are told).
+    var settledJobs: [Job] = []
+    /// Jobs unblocked or let in by their key.
+    var released = 0
     private var startedAt: Timestamp?
 
     struct CountKey: Hashable {
@@ -90,10 +96,11 @@ final class PostgresTransaction: @unchecked Sendable {  // one task at a time: t
         var state: JobState
     }
 
-    init(session: PostgresSession, node: String, maxActiveJobs: Int) {
+    init(session: PostgresSession, node: String, maxActiveJobs: Int, keyLimits: [String: Int] = [:]) {
         self.session = session
         self.node = node
         self.maxActiveJobs = maxActiveJobs
+        self.keyLimits = keyLimits
     }
 
     /// The database's clock, read once per transaction (every node agrees on it).

@@ -8,6 +8,8 @@ import PostgresNIO
 protocol PostgresWrite: AnyObject, Sendable {
     /// When it was submitted: its caller is answered within the deadline of that.
     var submitted: ContinuousClock.Instant { get }
+    /// How often it ran again after a deadlock with another transaction.
+    var busyRetries: Int { get set }
     func run(_ tx: PostgresTransaction) async throws(StoreError)
     func deliver()
     func fail(_ error: StoreError)
@@ -18,6 +20,7 @@ final class TypedPostgresWrite<T: Sendable>: PostgresWrite, @unchecked Sendable 
     private let completion: @Sendable (Result<T, StoreError>) -> Void
     private var value: T?  // set by `run`, read by `deliver`, on the writer's task only
     let submitted = ContinuousClock.now
+    var busyRetries = 0
 
     init(_ body: @escaping (PostgresTransaction) async throws(StoreError) -> T,
          completion: @escaping @Sendable (Result<T, StoreError>) -> Void) {
@@ -57,9 +60,18 @@ final class PostgresWriter: @unchecked Sendable {
     private var closed = false
     private(set) var commits = 0
     private(set) var writes = 0
-    var maxActiveJobs: Int
-    /// After each commit: the queues that got ready jobs and the jobs that ended.
-    var afterCommit: (@Sendable (_ readyQueues: Set<String>, _ finished: [JobID]) -> Void)?
+    private var limits: (maxActiveJobs: Int, keys: [String: Int])  // guarded by `lock`; a reload changes them
+    var maxActiveJobs: Int {
+        get { lock.withLock { limits.maxActiveJobs } }
+        set { lock.withLock { limits.maxActiveJobs = newValue } }
+    }
+    var keyLimits: [String: Int] {
+        get { lock.withLock { limits.keys } }
+        set { lock.withLock { limits.keys = newValue } }
+    }
+    /// After each commit: the queues that got ready jobs, the jobs that
+    /// ended, and what dependencies and keys changed besides the requests' own jobs.
+    var afterCommit: (@Sendable (_ readyQueues: Set<String>, _ finished: [JobID], _ settled: SettledJobs) -> Void)?
 
     init(client: PostgresClient, logger: Logger, node: String, maxWrites: Int, maxActiveJobs: Int,
          deadline: Duration) {
@@ -67,7 +79,7 @@ final class PostgresWriter: @unchecked Sendable {
         self.logger = logger
         self.node = node
         self.maxWrites = maxWrites
-        self.maxActiveJobs = maxActiveJobs
+        self.limits = (maxActiveJobs, [:])
         self.deadline = deadline
     }
 
@@ -119,8 +131,8 @@ final class PostgresWriter: @unchecked Sendable {
                 for write in remaining { write.fail(error) }
                 return
             }
-            let limit = lock.withLock { maxActiveJobs }
-            let outcome = await transaction(remaining, maxActiveJobs: limit, deadline: left)
+            let (limit, keys) = lock.withLock { limits }
+            let outcome = await transaction(remaining, maxActiveJobs: limit, keyLimits: keys, deadline: left)
             switch outcome {
             case .committed(let tx):
                 lock.withLock {
@@ -128,8 +140,14 @@ final class PostgresWriter: @unchecked Sendable {
                     writes += remaining.count
                 }
                 for write in remaining { write.deliver() }
-                afterCommit?(tx.readyQueues, tx.finished)
+                var settled = SettledJobs()
+                settled.cancelled = tx.settledJobs
+                settled.released = tx.released
+                afterCommit?(tx.readyQueues, tx.finished, settled)
                 return
+            case .requestFailed(let index, .busy) where remaining[index].busyRetries < 3:
+                // A deadlock or lock timeout with another node's transaction: the request runs again.
+                remaining[index].busyRetries += 1
             case .requestFailed(let index, let error):
                 remaining[index].fail(error)
                 remaining.remove(at: index)
@@ -146,7 +164,7 @@ final class PostgresWriter: @unchecked Sendable {
         case failed(StoreError)
     }
 
-    private func transaction(_ writes: [any PostgresWrite], maxActiveJobs: Int, deadline: Duration) async -> Outcome {
+    private func transaction(_ writes: [any PostgresWrite], maxActiveJobs: Int, keyLimits: [String: Int], deadline: Duration) async -> Outcome {
         let node = self.node
         let logger = self.logger
         do {
@@ -155,7 +173,7 @@ final class PostgresWriter: @unchecked Sendable {
                     // Got a connection after the callers were told "unavailable": do nothing.
                     try race.check()
                     let session = PostgresSession(connection: connection, logger: logger)
-                    let tx = PostgresTransaction(session: session, node: node, maxActiveJobs: maxActiveJobs)
+                    let tx = PostgresTransaction(session: session, node: node, maxActiveJobs: maxActiveJobs, keyLimits: keyLimits)
                     try await session.run("begin", "BEGIN")
                     for (index, write) in writes.enumerated() {
                         do throws(StoreError) {

@@ -219,6 +219,30 @@ import Testing
         #expect(try n1.errorCode("complete", ["id": orphan, "token": oldToken]) == 1007, "the dead node's worker is fenced")
     }
 
+    /// One key's jobs, enqueued on every node and run by all of them, never
+    /// overlap; a chain whose links are enqueued on different nodes runs in
+    /// order, and a failure there cancels what waits for it everywhere.
+    @Test func keysAndDependenciesHoldAcrossNodes() throws {
+        let cluster = try Cluster(nodes: 3, extra: "  sync: { builtin: sleep, key_concurrency: 1 }\n")
+        let clients = try cluster.nodes.map { try $0.client() }
+        let keyed = try (0..<9).map { try clients[$0 % 3].enqueue("sync", ["payload": ["ms": 200], "concurrency_key": "customer-1"]) }
+        let times = try FlowControlTests.times(clients[0], keyed).sorted { $0.start < $1.start }
+        for (earlier, later) in zip(times, times.dropFirst()) { #expect(later.start >= earlier.end, "two jobs of one key ran at once") }
+
+        let first = try clients[0].enqueue("sleep", ["payload": ["ms": 500]])
+        let second = try clients[1].enqueue("echo", ["payload": 2, "after": [first]])
+        let third = try clients[2].enqueue("echo", ["payload": 3, "after": [second]])
+        #expect(try clients[2].get(third)["state"] as? String == "blocked")
+        let order = try [first, second, third].map { try ScheduleTests.date(clients[0].wait($0)["finished_at"])! }
+        #expect(order[0] <= order[1] && order[1] <= order[2])
+
+        let doomed = try clients[0].enqueue("fail", ["max_attempts": 1])
+        let waiting = try clients[1].enqueue("echo", ["after": [doomed]])
+        let cancelled = try clients[2].wait(waiting, timeoutMs: 20_000)
+        #expect(cancelled["state"] as? String == "cancelled")
+        #expect(((cancelled["errors"] as? [[String: Any]])?.last?["message"] as? String) == "dependency \(doomed) failed")
+    }
+
     @Test func aUniqueKeyHoldsAcrossNodes() throws {
         let cluster = try Cluster(nodes: 3)
         let answers = try cluster.nodes.map { try $0.client().call("enqueue", ["handler": "sleep", "payload": ["ms": 1000], "unique_key": "once"]) }
@@ -300,17 +324,5 @@ import Testing
             let client = try node.client()
             #expect(try client.call("enqueue", ["handler": "echo", "payload": 1, "wait_ms": 20_000])["state"] as? String == "succeeded")
         }
-    }
-
-    @Test func whatThisEngineCannotServeIsRefusedWithAClearError() throws {
-        let url = try PostgresTestServer.shared().makeDatabase()
-        let d = try Daemon(database: url)
-        let c = try d.client()
-        for params: [String: Any] in [["handler": "noop", "concurrency_key": "k"], ["handler": "noop", "after": [1]]] {
-            let refused = try #require(c.request("enqueue", params)["error"] as? [String: Any])
-            #expect(refused["code"] as? Int == -32602 && (refused["message"] as? String ?? "").contains("not available with the PostgreSQL engine yet"))
-        }
-        // Refused means nothing was stored.
-        #expect((try c.call("list")["jobs"] as? [Any])?.isEmpty == true)
     }
 }

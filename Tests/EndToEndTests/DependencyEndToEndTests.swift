@@ -16,8 +16,9 @@ import Testing
     static func startedAt(_ job: [String: Any]) -> Date { ScheduleTests.date(job["started_at"])! }
     static func finishedAt(_ job: [String: Any]) -> Date { ScheduleTests.date(job["finished_at"])! }
 
-    @Test func aChainAFanInAndAFanOutRunInDependencyOrder() throws {
-        let d = try Daemon(config: Self.config)
+    @Test(arguments: StoreKind.allCases)
+    func aChainAFanInAndAFanOutRunInDependencyOrder(engine: StoreKind) throws {
+        let d = try Daemon(engine: engine, config: Self.config)
         let c = try d.client()
         let a = try c.enqueue("sleep", ["payload": ["ms": 300]])
         let b = try c.enqueue("echo", ["payload": ["step": "b"], "after": [a]])
@@ -38,8 +39,9 @@ import Testing
         for id in fanOut { #expect(Self.startedAt(end) >= Self.finishedAt(try c.get(id))) }
     }
 
-    @Test func aFailureCancelsEveryJobDownTheChainAndEndsTheirWaits() throws {
-        let d = try Daemon(config: Self.config)
+    @Test(arguments: StoreKind.allCases)
+    func aFailureCancelsEveryJobDownTheChainAndEndsTheirWaits(engine: StoreKind) throws {
+        let d = try Daemon(engine: engine, config: Self.config)
         let c = try d.client()
         let parent = try c.enqueue("sleep", ["payload": ["ms": 200]])
         let failing = try c.enqueue("flaky", ["after": [parent]])
@@ -57,8 +59,9 @@ import Testing
         #expect(childJob["attempts"] as? Int == 0)
     }
 
-    @Test func aDagInOneBatchIsAllOrNothing() throws {
-        let d = try Daemon(config: Self.config)
+    @Test(arguments: StoreKind.allCases)
+    func aDagInOneBatchIsAllOrNothing(engine: StoreKind) throws {
+        let d = try Daemon(engine: engine, config: Self.config)
         let c = try d.client()
         let jobs: [[String: Any]] = [
             ["handler": "echo", "payload": ["n": 0]],
@@ -89,8 +92,9 @@ import Testing
         #expect((try c.call("ping")["features"] as? [String] ?? []).contains("dependencies"))
     }
 
-    @Test func jobctlEnqueuesAfterAndShowsBlockedJobs() throws {
-        let d = try Daemon(config: Self.config)
+    @Test(arguments: StoreKind.allCases)
+    func jobctlEnqueuesAfterAndShowsBlockedJobs(engine: StoreKind) throws {
+        let d = try Daemon(engine: engine, config: Self.config)
         // Long enough for three jobctl runs of a debug build on a loaded machine (500 ms was not).
         let first = try Jobctl.run(["enqueue", "sleep", "{\"ms\": 4000}"], socket: d.socket)
         let a = first.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -109,8 +113,9 @@ import Testing
 
     /// kill -9 while a dependency runs: after the restart it is retried
     /// (an interrupted attempt), and its dependents run once it succeeds.
-    @Test func aKillWhileADependencyRunsLosesNothingOfTheChain() throws {
-        let d = try Daemon(config: Self.config + "  slow:\n    builtin: sleep\n    backoff: { initial: 10ms, jitter: 0 }\n")
+    @Test(arguments: StoreKind.allCases)
+    func aKillWhileADependencyRunsLosesNothingOfTheChain(engine: StoreKind) throws {
+        let d = try Daemon(engine: engine, config: Self.config + "  slow:\n    builtin: sleep\n    backoff: { initial: 10ms, jitter: 0 }\n")
         let c = try d.client()
         let parent = try c.enqueue("slow", ["payload": ["ms": 2000]])
         let child = try c.enqueue("echo", ["payload": ["after": "kill"], "after": [parent]])

@@ -13,8 +13,9 @@ import Testing
         }
     }
 
-    @Test func jobsOfOneKeyRunOneAtATimeWhileOtherKeysAndJobsFlow() throws {
-        let d = try Daemon(config: """
+    @Test(arguments: StoreKind.allCases)
+    func jobsOfOneKeyRunOneAtATimeWhileOtherKeysAndJobsFlow(engine: StoreKind) throws {
+        let d = try Daemon(engine: engine, config: """
             workers: 6
             queues:
               default: {concurrency: 6}
