@@ -104,6 +104,7 @@ public final class Engine: @unchecked Sendable {
         (reserverWakeups, reserverWakeupSender) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         store.maxActiveJobs = config.limits.maxQueuedJobs
         store.keyConcurrency = Self.keyLimits(config)
+        store.shareRateLimits(Self.rateLimits(config))
         // Dependencies and keys change jobs besides a request's own: blocked
         // jobs cancelled by a failed dependency end their waits, and jobs
         // unblocked or let in by their key are for the dispatcher to claim.
@@ -117,6 +118,14 @@ public final class Engine: @unchecked Sendable {
             if settled.polled { Task { await self.refreshScheduleRows() } }
             wake()
         }
+    }
+
+    /// Every configured rate limit, by handler and by queue.
+    static func rateLimits(_ config: DaemonConfig) -> [String: SharedRateLimit] {
+        var limits: [String: SharedRateLimit] = [:]
+        for (name, handler) in config.handlers { if let l = handler.rateLimit { limits[SharedRateLimit.key(handler: name)] = .init(count: l.count, perMs: l.perMs) } }
+        for (name, queue) in config.queues { if let l = queue.rateLimit { limits[SharedRateLimit.key(queue: name)] = .init(count: l.count, perMs: l.perMs) } }
+        return limits
     }
 
     /// The handlers whose `key_concurrency` is not the default 1.
@@ -143,6 +152,7 @@ public final class Engine: @unchecked Sendable {
         lock.unlock()
         store.maxActiveJobs = config.limits.maxQueuedJobs
         store.keyConcurrency = Self.keyLimits(config)
+        store.shareRateLimits(Self.rateLimits(config))
         Task { [self] in
             do {
                 try await applyExternalHandlers()

@@ -32,6 +32,10 @@ public protocol JobStorage: AnyObject, Sendable {
     var maxActiveJobs: Int { get set }
     /// Each handler's `key_concurrency` (SCHEDULING.md); 1 for a handler not listed.
     var keyConcurrency: [String: Int] { get set }
+    /// The configured rate limits, for a store whose database other
+    /// daemons share (a cluster): it counts every daemon's starts against
+    /// them. One daemon's own starts are the engine's to count.
+    func shareRateLimits(_ limits: [String: SharedRateLimit])
     /// Called after a commit in which dependencies or concurrency keys
     /// changed other jobs than the request's own.
     var onSettled: (@Sendable (SettledJobs) -> Void)? { get set }
@@ -130,6 +134,24 @@ public protocol JobStorage: AnyObject, Sendable {
     func oldestDue(now: Timestamp) async throws(StoreError) -> [String: Timestamp]
 }
 
+/// A rate limit (SCHEDULING.md) of a handler or a queue, by `key(handler:)`
+/// or `key(queue:)`: at most `count` starts in any window of `perMs`.
+public struct SharedRateLimit: Hashable, Sendable {
+    public var count: Int
+    public var perMs: Int64
+
+    public init(count: Int, perMs: Int64) {
+        self.count = count
+        self.perMs = perMs
+    }
+
+    public static func key(handler: String) -> String { "handler:" + handler }
+    public static func key(queue: String) -> String { "queue:" + queue }
+    /// The handler a key names, if it names one.
+    public static func handler(_ key: String) -> String? { key.hasPrefix("handler:") ? String(key.dropFirst(8)) : nil }
+    public static func queue(_ key: String) -> String? { key.hasPrefix("queue:") ? String(key.dropFirst(6)) : nil }
+}
+
 /// The bytes a store takes on disk (`/metrics`).
 public struct StorageSizes: Hashable, Sendable {
     public var databaseBytes: Int64
@@ -147,6 +169,9 @@ extension JobStorage {
     public func drain() async {}
 
     public var databaseReachable: Bool { true }
+
+    /// One daemon per database: the engine's own windows are exact.
+    public func shareRateLimits(_ limits: [String: SharedRateLimit]) {}
 
     @discardableResult
     public func promoteDue() async throws(StoreError) -> Int {

@@ -153,6 +153,10 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
         set { writer.keyLimits = newValue }
     }
 
+    public func shareRateLimits(_ limits: [String: SharedRateLimit]) {
+        writer.rateLimits = limits
+    }
+
     public var onSettled: (@Sendable (SettledJobs) -> Void)? {
         get { lock.withLock { settledHandler } }
         set { lock.withLock { settledHandler = newValue } }

@@ -96,13 +96,16 @@ extension PostgresTransaction {
         guard request.maxJobs > 0, leaseHeld else { return [] }
         try await promoteDue(limit: 1000)
         let queues = try await claimableQueues()
+        // Rate limits: what the whole cluster's starts leave, and this node's own.
+        var windows = try await lockRateWindows()
+        let request = windows?.narrow(request) ?? request
         let exhausted = request.exhaustedHandlers
-        // Rate limits: a handler with a budget takes at most it in this claim.
-        let budget = request.handlerBudgets.values.filter { $0 > 0 }.min()
+        // A rate-limited handler with a budget caps the whole claim at it.
+        var budget = request.handlerBudgets.values.filter { $0 > 0 }.min()
         let now = try await self.now()
         var left = request.maxJobs
         var claimed: [Job] = []
-        for queue in queues where left > 0 {
+        for queue in queues where left > 0 && budget ?? 1 > 0 {
             let limit = min(request.slots(for: queue), left, budget ?? Int.max)
             guard limit > 0 else { continue }
             let jobs = try await session.jobs("claim", """
@@ -116,10 +119,15 @@ extension PostgresTransaction {
                 FROM picked WHERE jobs.id = picked.id
                 \(Self.returning)
                 """, [.text(queue), .int(Int64(limit)), .int(now.rawValue), .text(node), .text(exhausted.joined(separator: "\u{1f}"))])
-            for job in jobs { move(job.queue, from: .queued, to: .running) }
+            for job in jobs {
+                move(job.queue, from: .queued, to: .running)
+                windows?.record(job)
+            }
             claimed += jobs
             left -= jobs.count
+            budget = budget.map { $0 - jobs.count }
         }
+        if let windows, !claimed.isEmpty { try await saveRateWindows(windows) }
         return claimed.sorted { a, b in
             if a.priority != b.priority { return a.priority > b.priority }
             if a.runAt != b.runAt { return a.runAt < b.runAt }

@@ -30,6 +30,17 @@ extension PostgresTransaction {
         guard leaseHeld else { return reservations.map { _ in [] } }
         try await promoteDue(limit: 1000)
         let queues = try await claimableQueues()
+        // Rate limits: no more than the whole cluster's starts leave, nor this node's own.
+        // (Read before this pass records any start: the pass counts its own starts down itself.)
+        var windows = try await lockRateWindows()
+        let before = windows
+        func clusterSlots(_ queue: String) -> Int {
+            min(freeSlots(queue), before?.budget(SharedRateLimit.key(queue: queue)) ?? Int.max)
+        }
+        func clusterStarts(_ handler: String) -> Int? {
+            let own = startsLeft(handler), cluster = before?.budget(SharedRateLimit.key(handler: handler))
+            return own.map { min($0, cluster ?? $0) } ?? cluster
+        }
         let now = try await self.now()
         var slotsLeft: [String: Int] = [:]
         var handlerStartsLeft: [String: Int?] = [:]
@@ -38,7 +49,7 @@ extension PostgresTransaction {
             var candidates: [Candidate] = []
             for handler in Set(reservation.handlers).sorted() {
                 for queue in queues {
-                    let slots = slotsLeft[queue] ?? freeSlots(queue)
+                    let slots = slotsLeft[queue] ?? clusterSlots(queue)
                     guard slots > 0 else { continue }
                     candidates += try await session.rows("reserve", """
                         SELECT id, priority, run_at FROM jobs
@@ -53,9 +64,9 @@ extension PostgresTransaction {
             }
             var reserved: [Job] = []
             for candidate in candidates.sorted() where reserved.count < reservation.maxJobs {
-                let slots = slotsLeft[candidate.queue] ?? freeSlots(candidate.queue)
+                let slots = slotsLeft[candidate.queue] ?? clusterSlots(candidate.queue)
                 guard slots > 0 else { continue }
-                let startable = handlerStartsLeft[candidate.handler] ?? startsLeft(candidate.handler)
+                let startable = handlerStartsLeft[candidate.handler] ?? clusterStarts(candidate.handler)
                 if let startable, startable <= 0 { continue }
                 let job = try await session.job("reserve", """
                     UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = $1,
@@ -67,12 +78,14 @@ extension PostgresTransaction {
                           .int(reservation.leaseMs ?? leaseMs(candidate.handler)), .int(candidate.id)])
                 guard let job else { continue }
                 move(job.queue, from: .queued, to: .running)
+                windows?.record(job)
                 slotsLeft[candidate.queue] = slots - 1
                 handlerStartsLeft[candidate.handler] = startable.map { $0 - 1 }
                 reserved.append(job)
             }
             answers.append(reserved)
         }
+        if let windows, answers.contains(where: { !$0.isEmpty }) { try await saveRateWindows(windows) }
         return answers
     }
 

@@ -77,6 +77,8 @@ final class PostgresTransaction: @unchecked Sendable {  // one task at a time: t
     let maxActiveJobs: Int
     /// Each handler's `key_concurrency` (1 for one not listed).
     let keyLimits: [String: Int]
+    /// The configured rate limits, counted across the cluster (PostgresTransaction+RateLimits).
+    let rateLimits: [String: SharedRateLimit]
     private(set) var counts: [CountKey: Int] = [:]
     private var requestCounts: [CountKey: Int] = [:]
     /// Unfinished jobs counted once per transaction (for `max_queued_jobs`).
@@ -96,11 +98,13 @@ final class PostgresTransaction: @unchecked Sendable {  // one task at a time: t
         var state: JobState
     }
 
-    init(session: PostgresSession, node: String, maxActiveJobs: Int, keyLimits: [String: Int] = [:]) {
+    init(session: PostgresSession, node: String, maxActiveJobs: Int, keyLimits: [String: Int] = [:],
+         rateLimits: [String: SharedRateLimit] = [:]) {
         self.session = session
         self.node = node
         self.maxActiveJobs = maxActiveJobs
         self.keyLimits = keyLimits
+        self.rateLimits = rateLimits
     }
 
     /// The database's clock, read once per transaction (every node agrees on it).

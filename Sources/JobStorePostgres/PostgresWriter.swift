@@ -60,7 +60,7 @@ final class PostgresWriter: @unchecked Sendable {
     private var closed = false
     private(set) var commits = 0
     private(set) var writes = 0
-    private var limits: (maxActiveJobs: Int, keys: [String: Int])  // guarded by `lock`; a reload changes them
+    private var limits: (maxActiveJobs: Int, keys: [String: Int], rates: [String: SharedRateLimit])  // guarded by `lock`; a reload changes them
     var maxActiveJobs: Int {
         get { lock.withLock { limits.maxActiveJobs } }
         set { lock.withLock { limits.maxActiveJobs = newValue } }
@@ -68,6 +68,10 @@ final class PostgresWriter: @unchecked Sendable {
     var keyLimits: [String: Int] {
         get { lock.withLock { limits.keys } }
         set { lock.withLock { limits.keys = newValue } }
+    }
+    var rateLimits: [String: SharedRateLimit] {
+        get { lock.withLock { limits.rates } }
+        set { lock.withLock { limits.rates = newValue } }
     }
     /// After each commit: the queues that got ready jobs, the jobs that
     /// ended, and what dependencies and keys changed besides the requests' own jobs.
@@ -79,7 +83,7 @@ final class PostgresWriter: @unchecked Sendable {
         self.logger = logger
         self.node = node
         self.maxWrites = maxWrites
-        self.limits = (maxActiveJobs, [:])
+        self.limits = (maxActiveJobs, [:], [:])
         self.deadline = deadline
     }
 
@@ -131,8 +135,8 @@ final class PostgresWriter: @unchecked Sendable {
                 for write in remaining { write.fail(error) }
                 return
             }
-            let (limit, keys) = lock.withLock { limits }
-            let outcome = await transaction(remaining, maxActiveJobs: limit, keyLimits: keys, deadline: left)
+            let current = lock.withLock { limits }
+            let outcome = await transaction(remaining, limits: current, deadline: left)
             switch outcome {
             case .committed(let tx):
                 lock.withLock {
@@ -164,7 +168,8 @@ final class PostgresWriter: @unchecked Sendable {
         case failed(StoreError)
     }
 
-    private func transaction(_ writes: [any PostgresWrite], maxActiveJobs: Int, keyLimits: [String: Int], deadline: Duration) async -> Outcome {
+    private func transaction(_ writes: [any PostgresWrite], limits: (maxActiveJobs: Int, keys: [String: Int], rates: [String: SharedRateLimit]),
+                             deadline: Duration) async -> Outcome {
         let node = self.node
         let logger = self.logger
         do {
@@ -173,7 +178,8 @@ final class PostgresWriter: @unchecked Sendable {
                     // Got a connection after the callers were told "unavailable": do nothing.
                     try race.check()
                     let session = PostgresSession(connection: connection, logger: logger)
-                    let tx = PostgresTransaction(session: session, node: node, maxActiveJobs: maxActiveJobs, keyLimits: keyLimits)
+                    let tx = PostgresTransaction(session: session, node: node, maxActiveJobs: limits.maxActiveJobs, keyLimits: limits.keys,
+                                                 rateLimits: limits.rates)
                     try await session.run("begin", "BEGIN")
                     for (index, write) in writes.enumerated() {
                         do throws(StoreError) {

@@ -243,6 +243,18 @@ import Testing
         #expect(((cancelled["errors"] as? [[String: Any]])?.last?["message"] as? String) == "dependency \(doomed) failed")
     }
 
+    /// Three nodes share one handler's rate limit: wherever a window of
+    /// `per` is placed, it holds at most `count` starts of the whole cluster.
+    @Test func aRateLimitHoldsAcrossNodes() throws {
+        let cluster = try Cluster(nodes: 3, extra: "  limited: { builtin: noop, rate_limit: {count: 3, per: 700ms} }\n")
+        let clients = try cluster.nodes.map { try $0.client() }
+        let ids = try (0..<12).map { try clients[$0 % 3].enqueue("limited") }
+        let starts = try FlowControlTests.times(clients[0], ids).map(\.start).sorted()
+        for i in 0..<(starts.count - 3) {
+            #expect(starts[i + 3].timeIntervalSince(starts[i]) >= 0.7 - 0.0005, "4 starts within 700 ms: \(starts[i...(i + 3)])")
+        }
+    }
+
     @Test func aUniqueKeyHoldsAcrossNodes() throws {
         let cluster = try Cluster(nodes: 3)
         let answers = try cluster.nodes.map { try $0.client().call("enqueue", ["handler": "sleep", "payload": ["ms": 1000], "unique_key": "once"]) }

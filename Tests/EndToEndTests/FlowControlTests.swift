@@ -53,8 +53,9 @@ import Testing
         #expect(try c.errorCode("enqueue", ["handler": "sync", "concurrency_key": ""]) == -32602)
     }
 
-    @Test func noWindowOfPerHoldsMoreThanCountStarts() throws {
-        let d = try Daemon(config: """
+    @Test(arguments: StoreKind.allCases)
+    func noWindowOfPerHoldsMoreThanCountStarts(engine: StoreKind) throws {
+        let d = try Daemon(engine: engine, config: """
             workers: 8
             handlers:
               limited:

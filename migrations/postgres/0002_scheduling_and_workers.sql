@@ -1,7 +1,7 @@
 -- jobqueue schema for PostgreSQL, version 2: recurring jobs (SCHEDULING.md),
 -- fired by the cluster's leader (CLUSTER.md), external workers'
--- reservations (WORKERS.md), dependencies and concurrency keys
--- (SCHEDULING.md). The columns follow SQLite's (migrations/0002_*.sql to
+-- reservations (WORKERS.md), dependencies, concurrency keys and rate
+-- limits (SCHEDULING.md). The columns follow SQLite's (migrations/0002_*.sql to
 -- 0004_*.sql); the jobs table had their columns from version 1.
 -- Forward-only: once released, this file is never edited.
 
@@ -40,4 +40,12 @@ CREATE TABLE job_dependencies (
     depends_on bigint NOT NULL,
     job_id     bigint NOT NULL,
     PRIMARY KEY (depends_on, job_id)
+);
+
+-- Rate limits, counted across the cluster: the latest starts (ms, at most
+-- `count` of them) of each rate-limited handler ("handler:NAME") or queue
+-- ("queue:NAME"). A claim locks the rows of the limits it must respect.
+CREATE TABLE rate_windows (
+    key    text     PRIMARY KEY,
+    starts bigint[] NOT NULL DEFAULT '{}'
 );
