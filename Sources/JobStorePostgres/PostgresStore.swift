@@ -61,7 +61,7 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
         self.logger = logger
         writer = PostgresWriter(client: client, logger: logger, node: options.nodeName,
                                 maxWrites: options.maxWritesPerTransaction, maxActiveJobs: options.maxActiveJobs,
-                                deadline: .milliseconds(options.requestTimeoutMs))
+                                deadline: .milliseconds(options.requestTimeoutMs), metrics: metrics)
     }
 
     /// Connects, migrates (refusing a newer schema), registers this node and

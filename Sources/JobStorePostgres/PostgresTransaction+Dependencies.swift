@@ -105,6 +105,7 @@ extension PostgresTransaction {
                     """, [.int(now.rawValue), .text(JobRow.encodeErrors(errors.appending(failure: failure))), .int(dependent)])
                 guard let job else { continue }
                 move(job.queue, from: .blocked, to: .cancelled)
+                note(.finished(.cancelled), job)
                 finished.append(job.id)
                 settledJobs.append(job)
                 if job.hasDependents { frontier.append((job.id, .cancelled)) }

@@ -52,6 +52,8 @@ extension PostgresTransaction {
             // Nothing inserted: another transaction holds the key now; read it again.
             guard let id = inserted else { continue }
             add(job.queue, state, +1)
+            metricEvents.note(.enqueued, queue: job.queue, handler: job.handler)
+            if state.isTerminal { metricEvents.note(.finished(state), queue: job.queue, handler: job.handler) }
             for tag in Set(job.tags) {
                 try await session.run("enqueue", "INSERT INTO job_tags (job_id, tag) VALUES ($1, $2) RETURNING 1", [.int(id), .text(tag)])
             }
@@ -121,6 +123,7 @@ extension PostgresTransaction {
                 """, [.text(queue), .int(Int64(limit)), .int(now.rawValue), .text(node), .text(exhausted.joined(separator: "\u{1f}"))])
             for job in jobs {
                 move(job.queue, from: .queued, to: .running)
+                note(.started(waitMilliseconds: now.rawValue - job.runAt.rawValue), job)
                 windows?.record(job)
             }
             claimed += jobs
@@ -202,7 +205,10 @@ extension PostgresTransaction {
             \(Self.returning)
             """, [.int(id.rawValue), .int(Int64(attempt)), .text(owner), .text(state.rawValue), .text(JobRow.encodeErrors(errors)),
                   .optionalInt(runAt?.rawValue), .optionalInt(state.isTerminal ? now.rawValue : nil)])
-        if let job { try await ended(job, from: .running) }
+        if let job {
+            note(.attemptFailed(failure.reason), job)
+            try await ended(job, from: .running, attemptRan: failure.reason != .interrupted)
+        }
         return job
     }
 
@@ -291,10 +297,16 @@ extension PostgresTransaction {
         return recovered
     }
 
-    /// A job changed state from `old` in this transaction: its counts, its
-    /// waiters (after the commit), its key and its dependents.
-    func ended(_ job: Job, from old: JobState) async throws(StoreError) {
+    /// A job changed state from `old` in this transaction: its counts and
+    /// metrics, its waiters (after the commit), its key and its dependents.
+    /// `attemptRan`: false for an attempt cut short by its node's end (its
+    /// "duration" would be the downtime, not the job's).
+    func ended(_ job: Job, from old: JobState, attemptRan: Bool = true) async throws(StoreError) {
         move(job.queue, from: old, to: job.state)
+        if old == .running, attemptRan, let started = job.startedAt {
+            note(.attemptEnded(milliseconds: try await now().rawValue - started.rawValue), job)
+        }
+        if job.state.isTerminal && !old.isTerminal { note(.finished(job.state), job) }
         if job.state.isTerminal { finished.append(job.id) }
         try await keysAndDependentsFollow(job, from: old)
     }

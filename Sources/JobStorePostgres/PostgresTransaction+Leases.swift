@@ -78,6 +78,7 @@ extension PostgresTransaction {
                           .int(reservation.leaseMs ?? leaseMs(candidate.handler)), .int(candidate.id)])
                 guard let job else { continue }
                 move(job.queue, from: .queued, to: .running)
+                note(.started(waitMilliseconds: now.rawValue - job.runAt.rawValue), job)
                 windows?.record(job)
                 slotsLeft[candidate.queue] = slots - 1
                 handlerStartsLeft[candidate.handler] = startable.map { $0 - 1 }

@@ -91,6 +91,8 @@ final class PostgresTransaction: @unchecked Sendable {  // one task at a time: t
     var settledJobs: [Job] = []
     /// Jobs unblocked or let in by their key.
     var released = 0
+    /// What `/metrics` counts of this transaction's requests (recorded after the commit).
+    let metricEvents = MetricEventBuffer(capacity: 64)
     private var startedAt: Timestamp?
 
     struct CountKey: Hashable {
@@ -128,7 +130,15 @@ final class PostgresTransaction: @unchecked Sendable {  // one task at a time: t
         add(queue, new, +1)
     }
 
+    /// The database clock this transaction read, if it read it.
+    var readClock: Timestamp? { startedAt }
+
+    func note(_ kind: MetricEvent.Kind, _ job: Job) {
+        metricEvents.note(kind, queue: job.queue, handler: job.handler)
+    }
+
     func requestSucceeded() {
+        metricEvents.requestSucceeded()
         counts.merge(requestCounts) { $0 + $1 }
         requestCounts.removeAll(keepingCapacity: true)
     }

@@ -54,6 +54,7 @@ final class PostgresWriter: @unchecked Sendable {
     private let node: String
     private let maxWrites: Int
     private let deadline: Duration
+    private let metrics: StoreMetrics
     private let lock = NSLock()
     private var pending: [any PostgresWrite] = []
     private var flushing = false
@@ -78,7 +79,8 @@ final class PostgresWriter: @unchecked Sendable {
     var afterCommit: (@Sendable (_ readyQueues: Set<String>, _ finished: [JobID], _ settled: SettledJobs) -> Void)?
 
     init(client: PostgresClient, logger: Logger, node: String, maxWrites: Int, maxActiveJobs: Int,
-         deadline: Duration) {
+         deadline: Duration, metrics: StoreMetrics) {
+        self.metrics = metrics
         self.client = client
         self.logger = logger
         self.node = node
@@ -136,6 +138,7 @@ final class PostgresWriter: @unchecked Sendable {
                 return
             }
             let current = lock.withLock { limits }
+            let began = ContinuousClock.now
             let outcome = await transaction(remaining, limits: current, deadline: left)
             switch outcome {
             case .committed(let tx):
@@ -143,6 +146,12 @@ final class PostgresWriter: @unchecked Sendable {
                     commits += 1
                     writes += remaining.count
                 }
+                // Counted before the answers: a scrape after an answer counts what it answered.
+                let took = (ContinuousClock.now - began).components
+                metrics.recordCommit(nanos: UInt64(max(0, took.seconds)) * 1_000_000_000 + UInt64(max(0, took.attoseconds / 1_000_000_000)),
+                                     writes: remaining.count)
+                metrics.record(tx.metricEvents.committed,
+                               at: tx.readClock ?? Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000)))
                 for write in remaining { write.deliver() }
                 var settled = SettledJobs()
                 settled.cancelled = tx.settledJobs

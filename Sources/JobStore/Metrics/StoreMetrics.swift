@@ -50,7 +50,7 @@ public final class StoreMetrics: @unchecked Sendable {
 
     // MARK: recording (the writer thread only)
 
-    func recordCommit(nanos: UInt64, writes: Int) {
+    package func recordCommit(nanos: UInt64, writes: Int) {
         commitCount.add(1, ordering: .relaxed)
         commitDuration.record(Int64(clamping: nanos))
         writesPerCommit.record(Int64(writes))
@@ -60,7 +60,7 @@ public final class StoreMetrics: @unchecked Sendable {
         checkpointDuration.record(Int64(clamping: nanos))
     }
 
-    func record(_ events: ArraySlice<MetricEvent>, at now: Timestamp) {
+    package func record(_ events: ArraySlice<MetricEvent>, at now: Timestamp) {
         for event in events {
             let pair = counters(queue: event.queue, handler: event.handler)
             switch event.kind {
