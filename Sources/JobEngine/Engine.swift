@@ -19,7 +19,7 @@ public final class Engine: @unchecked Sendable {
     var currentConfig: DaemonConfig
     private var busyTotal = 0
     var busyPerQueue: [String: Int] = [:]
-    private var running: [JobID: RunningJob] = [:]
+    var running: [JobID: RunningJob] = [:]
     var waiters: [JobID: [UInt64: Waiter]] = [:]
     var nextWaiterToken: UInt64 = 0
     /// Jobs whose end is being recorded as a deferrable write (no waiter
@@ -83,7 +83,7 @@ public final class Engine: @unchecked Sendable {
     let reserverWakeupSender: AsyncStream<Void>.Continuation
     private var tasks: [Task<Void, Never>] = []
 
-    private struct RunningJob {
+    struct RunningJob {
         var job: Job
         var handle: CommandHandle
         var task: Task<Void, Never>?
@@ -114,6 +114,10 @@ public final class Engine: @unchecked Sendable {
             // Jobs that ended on another node of a cluster: read them, then wake their waiters.
             let ended = settled.polled ? waitedJobs() : settled.endedElsewhere.filter(hasWaiters)
             if !ended.isEmpty { Task { await self.notifyWaiters(reading: ended) } }
+            // Cancelled on another node while running here: the handler stops.
+            let stopping = runningHere(settled.endedElsewhere)
+            if !stopping.isEmpty { Task { await self.stopEndedElsewhere(stopping) } }
+            if settled.leaseLost { stopHandlersOfLostLease() }
             // Other nodes fire, pause and resume the shared schedules.
             if settled.polled { Task { await self.refreshScheduleRows() } }
             wake()

@@ -103,6 +103,8 @@ public struct SettledJobs: Sendable {
     public var endedElsewhere: [JobID] = []
     /// A poll tick (no notification came): waiters look at their jobs again.
     public var polled = false
+    /// This node's lease ran out (PostgreSQL): its running handlers stop.
+    public var leaseLost = false
 
     public init() {}
 

@@ -15,7 +15,11 @@ extension PostgresStore {
     /// Whether this node's lease is held now: renewed less than `lease` ago
     /// (by this process's monotonic clock, which no other node's skew moves).
     var leaseHeld: Bool {
-        lease.withLock { $0.renewedAt.map { ContinuousClock.now - $0 < .milliseconds(options.leaseMs) } ?? false }
+        lease.withLock { leaseHeldLocked($0) }
+    }
+
+    func leaseHeldLocked(_ state: ClusterState) -> Bool {
+        state.renewedAt.map { ContinuousClock.now - $0 < .milliseconds(options.leaseMs) } ?? false
     }
 
     func registerNode(_ session: PostgresSession) async throws(StoreError) {
@@ -71,6 +75,16 @@ extension PostgresStore {
                 }
             } catch {
                 logger.warning("cannot renew the node lease", metadata: ["node": "\(options.nodeName)", "error": "\(error)"])
+            }
+            // Gone (no renewal for a whole lease): once, the handlers stop.
+            let lostNow = lease.withLock { state in
+                defer { state.lossReported = !self.leaseHeldLocked(state) }
+                return !state.lossReported && !self.leaseHeldLocked(state)
+            }
+            if lostNow {
+                var settled = SettledJobs()
+                settled.leaseLost = true
+                onSettled?(settled)
             }
         }
     }

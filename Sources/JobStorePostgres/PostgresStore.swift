@@ -36,6 +36,8 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
         var sending = false
         /// The latest request that tried the database got through (or failed with something else than `unavailable`).
         var reachable = true
+        /// The lease's loss was told to the engine (reset by a renewal).
+        var lossReported = false
     }
     let lease = Mutex(ClusterState())
 

@@ -255,6 +255,22 @@ import Testing
         }
     }
 
+    /// A cancel on one node stops the handler that runs the job on another.
+    @Test func aCancelOnOneNodeStopsTheHandlerOnAnother() throws {
+        let pidFile = "/tmp/jqhold-" + UUID().uuidString.prefix(8)
+        defer { try? FileManager.default.removeItem(atPath: pidFile) }
+        let cluster = try Cluster(nodes: 2, extra: "  hold: { command: [\"/bin/sh\", \"-c\", \"echo $$ > \(pidFile); exec sleep 60\"] }\n")
+        let (a, b) = (try cluster.nodes[0].client(), try cluster.nodes[1].client())
+        let id = try b.enqueue("hold")  // claimed by B at its enqueue
+        #expect(eventually { FileManager.default.fileExists(atPath: pidFile) })
+        #expect(try cluster.sql("SELECT lease_owner FROM jobs WHERE id = \(id)") == "n2")
+        let pid = try #require(Int32((try String(contentsOfFile: pidFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(try a.call("cancel", ["id": id])["state"] as? String == "cancelled")
+        #expect(eventually(timeout: 15) { kill(pid, 0) != 0 }, "the handler on the other node still runs")
+        #expect(cluster.nodes[1].log.contains("job ended on another node while its handler ran here"))
+        #expect(try b.get(id)["state"] as? String == "cancelled")
+    }
+
     @Test func aUniqueKeyHoldsAcrossNodes() throws {
         let cluster = try Cluster(nodes: 3)
         let answers = try cluster.nodes.map { try $0.client().call("enqueue", ["handler": "sleep", "payload": ["ms": 1000], "unique_key": "once"]) }

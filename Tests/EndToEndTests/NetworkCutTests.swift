@@ -95,6 +95,8 @@ func rescueDelay(_ job: [String: Any], lastRenewal: Int64, leaseMs: Int64) throw
         #expect(rescued, "rescued \(Date().timeIntervalSince(cutAt)) s after the cut")
         let renewed = try #require(Int64(try sql("SELECT renewed_at FROM nodes WHERE name = 'cut'")))
         for id in own { #expect(try rescueDelay(c.get(id), lastRenewal: renewed, leaseMs: 3000) <= 5000) }
+        // Its lease gone, it stopped its handlers (their ends would be fenced anyway).
+        #expect(eventually(timeout: 30) { cutOff.log.contains("node lease ran out: stopping the running handlers") })
         // Cut off, it claims nothing (it cannot renew its lease), but still answers on its socket.
         #expect(try cutClient.call("ping")["node"] as? String == "cut")
         #expect(try sql("SELECT count(*) FROM jobs WHERE state = 'running' AND lease_owner = 'cut'") == "0")
