@@ -1,5 +1,6 @@
 import Foundation
 import JobStore
+import NIOSSL
 import PostgresNIO
 
 /// How to reach the database and who this node is (CLUSTER.md, "Configuration").
@@ -49,11 +50,10 @@ public struct PostgresOptions: Sendable {
             }
             password = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
         }
-        if let mode = parts.queryItems?.first(where: { $0.name == "sslmode" })?.value, mode != "disable" {
-            throw .cannotOpen(path: redactedURL, message: "sslmode=\(mode): TLS is not built yet, use sslmode=disable on a trusted network (docs/cluster.md)")
-        }
+        var tls = PostgresClient.Configuration.TLS.disable
+        if let (settings, required) = try tlsSettings(parts) { tls = required ? .require(settings) : .prefer(settings) }
         var configuration = PostgresClient.Configuration(host: host, port: parts.port ?? 5432, username: user, password: password,
-                                                         database: database, tls: .disable)
+                                                         database: database, tls: tls)
         configuration.options.maximumConnections = pool
         configuration.options.minimumConnections = 1
         configuration.options.connectTimeout = .seconds(5)
@@ -65,6 +65,39 @@ public struct PostgresOptions: Sendable {
             ("idle_in_transaction_session_timeout", String(idleInTransactionTimeoutMs)),
         ]
         return configuration
+    }
+
+    /// The URL's `sslmode` (libpq's modes and meaning; the default is
+    /// `prefer`) and `sslrootcert` (the CA file to verify the server by;
+    /// default: the system's). Nil for `disable`; else the TLS settings and
+    /// whether the connection must use them (not for `prefer`).
+    func tlsSettings(_ parts: URLComponents) throws(StoreError) -> (settings: TLSConfiguration, required: Bool)? {
+        let query = parts.queryItems ?? []
+        let mode = query.first { $0.name == "sslmode" }?.value ?? "prefer"
+        var settings = TLSConfiguration.makeClientConfiguration()
+        if let root = query.first(where: { $0.name == "sslrootcert" })?.value {
+            guard FileManager.default.isReadableFile(atPath: root) else {
+                throw .cannotOpen(path: redactedURL, message: "cannot read sslrootcert \(root)")
+            }
+            settings.trustRoots = .file(root)
+        }
+        switch mode {
+        case "disable": return nil
+        case "allow", "prefer":
+            settings.certificateVerification = .none  // as libpq: encrypted if the server can, not verified
+            return (settings, false)
+        case "require":
+            settings.certificateVerification = .none
+            return (settings, true)
+        case "verify-ca":
+            settings.certificateVerification = .noHostnameVerification
+            return (settings, true)
+        case "verify-full":
+            settings.certificateVerification = .fullVerification
+            return (settings, true)
+        default:
+            throw .cannotOpen(path: redactedURL, message: "sslmode=\(mode): expected disable, allow, prefer, require, verify-ca or verify-full")
+        }
     }
 
     /// Shorter than the lease, so that a dead node's locks are gone by the

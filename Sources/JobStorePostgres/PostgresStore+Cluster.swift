@@ -2,6 +2,7 @@ import Foundation
 import JobCore
 import JobStore
 import Logging
+import NIOSSL
 import PostgresNIO
 
 /// The node's lease, the leader, rescue of dead nodes' jobs, and wake-ups
@@ -271,8 +272,17 @@ extension PostgresOptions {
     /// The listening connection's configuration (the pool's, for one connection).
     func connectionConfiguration() throws(StoreError) -> PostgresConnection.Configuration {
         let pool = try clientConfiguration()
+        var tls = PostgresConnection.Configuration.TLS.disable
+        if let parts = URLComponents(string: url), let (settings, required) = try tlsSettings(parts) {
+            do {
+                let context = try NIOSSLContext(configuration: settings)
+                tls = required ? .require(context) : .prefer(context)
+            } catch {
+                throw .cannotOpen(path: redactedURL, message: "TLS settings: \(error)")
+            }
+        }
         var configuration = PostgresConnection.Configuration(host: pool.host ?? "127.0.0.1", port: pool.port ?? 5432, username: pool.username,
-                                                             password: pool.password, database: pool.database, tls: .disable)
+                                                             password: pool.password, database: pool.database, tls: tls)
         configuration.options.connectTimeout = .seconds(5)
         return configuration
     }

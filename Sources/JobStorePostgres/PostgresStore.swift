@@ -2,6 +2,7 @@ import Foundation
 import JobCore
 import JobStore
 import Logging
+import NIOSSL
 import PostgresNIO
 import Synchronization
 
@@ -73,6 +74,7 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
         let client = PostgresClient(configuration: configuration, backgroundLogger: Logger(label: "jobqueue.postgres.pool") { _ in
             SwiftLogNoOpLogHandler()
         })
+        try await probe(options, logger: logger)
         let clientTask = Task { await client.run() }
         let store = PostgresStore(options: options, client: client, clientTask: clientTask, logger: logger)
         do {
@@ -96,8 +98,35 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
         return store
     }
 
+    /// One connection of its own first: the pool retries every failure
+    /// quietly, so a wrong password, `pg_hba.conf` line or certificate
+    /// would look like an outage for a minute. A server that refuses or
+    /// does not answer yet (it may be starting too) gets that minute; one
+    /// that answers with a refusal is a clear error at once.
+    static func probe(_ options: PostgresOptions, logger: Logger) async throws(StoreError) {
+        let configuration = try options.connectionConfiguration()
+        let giveUp = ContinuousClock.now + .seconds(60)
+        while true {
+            do {
+                let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+                try? await connection.close()
+                return
+            } catch {
+                let psql = error as? PSQLError
+                let refused = psql?.code == .server || psql?.code == .sslUnsupported || psql?.underlying is NIOSSLError
+                if !refused && ContinuousClock.now < giveUp {
+                    try? await Task.sleep(for: .milliseconds(500))
+                    continue
+                }
+                let message = psql?.serverInfo?[.message] ?? psql.map { "\($0.code)" + ($0.underlying.map { ": \($0)" } ?? "") } ?? "\(error)"
+                throw .cannotOpen(path: options.redactedURL, message: message)
+            }
+        }
+    }
+
     /// Applies the pending migrations and disconnects (`jobqueued migrate`): no node joins.
     public static func migrate(_ options: PostgresOptions, logger: Logger) async throws(StoreError) {
+        try await probe(options, logger: logger)
         let client = PostgresClient(configuration: try options.clientConfiguration(), backgroundLogger: Logger(label: "jobqueue.postgres.pool") { _ in
             SwiftLogNoOpLogHandler()
         })

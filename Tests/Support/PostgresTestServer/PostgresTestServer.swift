@@ -95,6 +95,19 @@ public final class PostgresTestServer: Sendable {
                                      "-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
     }
 
+    /// Appends `settings` to postgresql.conf, puts `hbaFirst` before the
+    /// other lines of pg_hba.conf (the first match decides), and restarts.
+    /// `owned`: files the server must read (a key), given to its user.
+    public func reconfigure(settings: [String] = [], hbaFirst: [String] = [], owned: [String] = []) throws {
+        let data = folder + "/data"
+        let conf = try String(contentsOfFile: data + "/postgresql.conf", encoding: .utf8)
+        try (conf + "\n" + settings.joined(separator: "\n") + "\n").write(toFile: data + "/postgresql.conf", atomically: false, encoding: .utf8)
+        let hba = try String(contentsOfFile: data + "/pg_hba.conf", encoding: .utf8)
+        try (hbaFirst.joined(separator: "\n") + "\n" + hba).write(toFile: data + "/pg_hba.conf", atomically: false, encoding: .utf8)
+        if let user = tools.runAs { for path in owned { try Tools.run("/bin/chown", [user, path]) } }
+        try restart()
+    }
+
     /// Stops the server (fast mode) and starts it again on the same port.
     public func restart(downFor pause: Duration = .zero) throws {
         try tools.pgctl(["stop", "-m", "fast", "-w"])
