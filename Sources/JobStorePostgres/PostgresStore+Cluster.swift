@@ -106,6 +106,8 @@ extension PostgresStore {
                                   metadata: ["count": "\(rescued.count)", "term": "\(term)"])
                     onSettled?(SettledJobs())
                 }
+            } catch .closed {
+                return  // the node is stopping: a pass that was under way when the writer closed
             } catch {
                 logger.warning("leader duties failed", metadata: ["node": "\(options.nodeName)", "error": "\(error)"])
             }

@@ -1,3 +1,4 @@
+import Foundation
 import JobCore
 import JobStore
 
@@ -169,8 +170,15 @@ extension PostgresStore {
         }
     }
 
+    /// What the latest claim read, if no job of this node started to wait
+    /// since: the engine asks after every claim, and a round trip per
+    /// claim is what this saves. Another node's waiting jobs are that
+    /// node's timer's (and any node's poll's, a second later).
     public func nextWakeTime() async throws(StoreError) -> Timestamp? {
-        try await withSession("next run_at") { session throws(StoreError) in
+        // A time already past is read again: the claim that read it did not take that job.
+        let localNow = Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
+        if let known = lease.withLock({ $0.nextRunAt }), known.map({ $0 > localNow }) ?? true { return known }
+        return try await withSession("next run_at") { session throws(StoreError) in
             try await session.firstRow("next run_at", "SELECT min(run_at) FROM jobs WHERE state IN ('scheduled', 'retrying')") {
                 try $0[0].decode(Int64?.self).map(Timestamp.init(millisecondsSinceEpoch:))
             } ?? nil
@@ -192,6 +200,18 @@ extension PostgresStore {
                 SELECT queue, min(run_at) FROM jobs WHERE state IN ('queued', 'scheduled', 'retrying') AND run_at <= $1 GROUP BY queue
                 """, [.int(now.rawValue)]) { row in (try row[0].decode(String.self), try row[1].decode(Int64.self)) }
             return Dictionary(rows.map { ($0.0, Timestamp(millisecondsSinceEpoch: $0.1)) }) { a, _ in a }
+        }
+    }
+
+    /// After a commit: the claim's `nextRunAt` is known, unless a job of
+    /// this node started to wait (then it is read again).
+    func noteNextRunAt(_ next: Timestamp??, addedWaiting: Bool) {
+        lease.withLock { state in
+            if addedWaiting {
+                state.nextRunAt = nil
+            } else if let next {
+                state.nextRunAt = .some(next)
+            }
         }
     }
 }

@@ -39,6 +39,9 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
         var reachable = true
         /// The lease's loss was told to the engine (reset by a renewal).
         var lossReported = false
+        /// The earliest `run_at` of a waiting job as the latest claim read
+        /// it (`.some(nil)`: none); nil: unknown, read it (`nextWakeTime`).
+        var nextRunAt: Timestamp??
     }
     let lease = Mutex(ClusterState())
 
@@ -88,6 +91,7 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
             clientTask.cancel()
             throw error.asOpenError(url: options.redactedURL)
         }
+        store.writer.beforeAnswers = { [weak store] next, addedWaiting in store?.noteNextRunAt(next, addedWaiting: addedWaiting) }
         let notify = options.notify
         store.writer.afterCommit = { [weak store] ready, finished, settled in
             guard let store else { return }

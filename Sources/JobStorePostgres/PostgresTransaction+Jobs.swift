@@ -96,8 +96,7 @@ extension PostgresTransaction {
     /// is not held (it could not fence its ends).
     func claim(_ request: ClaimRequest, leaseHeld: Bool) async throws(StoreError) -> [Job] {
         guard request.maxJobs > 0, leaseHeld else { return [] }
-        try await promoteDue(limit: 1000)
-        let queues = try await claimableQueues()
+        let queues = try await promoteAndListQueues()
         // Rate limits: what the whole cluster's starts leave, and this node's own.
         var windows = try await lockRateWindows()
         let request = windows?.narrow(request) ?? request

@@ -28,8 +28,7 @@ extension PostgresTransaction {
     func reserve(_ reservations: [Reservation], freeSlots: (String) -> Int, startsLeft: (String) -> Int?,
                  leaseMs: (String) -> Int64, token: () -> String, leaseHeld: Bool) async throws(StoreError) -> [[Job]] {
         guard leaseHeld else { return reservations.map { _ in [] } }
-        try await promoteDue(limit: 1000)
-        let queues = try await claimableQueues()
+        let queues = try await promoteAndListQueues()
         // Rate limits: no more than the whole cluster's starts leave, nor this node's own.
         // (Read before this pass records any start: the pass counts its own starts down itself.)
         var windows = try await lockRateWindows()
@@ -90,16 +89,47 @@ extension PostgresTransaction {
         return answers
     }
 
-    /// The unpaused queues with ready jobs, as counted at the last commits
-    /// (and those this transaction made ready), in one round trip.
-    func claimableQueues() async throws(StoreError) -> [String] {
-        let listed = try await session.rows("claim", """
-            SELECT true, name FROM queues WHERE paused
+    /// What a claim or a reserve pass needs first, in one round trip (a
+    /// claim is the statement a node runs most): the due `scheduled` and
+    /// `retrying` jobs promoted to `queued` (at most 1,000), the paused
+    /// queues, the queues with ready jobs as counted at the last commits,
+    /// and the earliest `run_at` of the waiting jobs left (`nextRunAt`, the
+    /// engine's timer). Returns the unpaused queues with ready jobs (and
+    /// those this transaction made ready).
+    func promoteAndListQueues() async throws(StoreError) -> [String] {
+        let now = try await self.now()
+        let rows = try await session.rows("claim", """
+            WITH due AS MATERIALIZED (
+                SELECT id, state AS was FROM jobs WHERE state IN ('scheduled', 'retrying') AND run_at <= $1
+                ORDER BY run_at LIMIT 1000 FOR UPDATE SKIP LOCKED),
+            promoted AS (
+                UPDATE jobs SET state = 'queued' FROM due WHERE jobs.id = due.id
+                RETURNING jobs.queue, due.was, jobs.id, jobs.handler, jobs.concurrency_key)
+            SELECT 'promoted'::text, queue, was, id, handler, concurrency_key FROM promoted
             UNION ALL
-            SELECT false, queue FROM job_counts WHERE state = 'queued' GROUP BY queue HAVING sum(n) > 0
-            """) { (paused: try $0[0].decode(Bool.self), queue: try $0[1].decode(String.self)) }
-        let paused = Set(listed.filter(\.paused).map(\.queue))
-        return Set(listed.filter { !$0.paused }.map(\.queue)).union(readyQueues).subtracting(paused).sorted()
+            SELECT 'paused', name, NULL, NULL, NULL, NULL FROM queues WHERE paused
+            UNION ALL
+            SELECT 'ready', queue, NULL, NULL, NULL, NULL FROM job_counts WHERE state = 'queued' GROUP BY queue HAVING sum(n) > 0
+            UNION ALL
+            SELECT 'next', NULL, NULL, min(run_at), NULL, NULL FROM jobs
+            WHERE state IN ('scheduled', 'retrying') AND id NOT IN (SELECT id FROM due)
+            """, [.int(now.rawValue)]) { row in
+            (kind: try row[0].decode(String.self), queue: try row[1].decode(String?.self), was: try row[2].decode(String?.self),
+             id: try row[3].decode(Int64?.self), handler: try row[4].decode(String?.self), key: try row[5].decode(String?.self))
+        }
+        var paused = Set<String>(), ready = Set<String>()
+        for row in rows {
+            switch row.kind {
+            case "promoted":
+                guard let queue = row.queue, let id = row.id, let handler = row.handler else { continue }
+                move(queue, from: JobState(rawValue: row.was ?? "") ?? .scheduled, to: .queued)
+                if let key = row.key { try await admitOrHold(id, handler: handler, key: key) }
+            case "paused": if let queue = row.queue { paused.insert(queue) }
+            case "ready": if let queue = row.queue { ready.insert(queue) }
+            default: nextRunAt = .some(row.id.map(Timestamp.init(millisecondsSinceEpoch:)))
+            }
+        }
+        return ready.union(readyQueues).subtracting(paused).sorted()
     }
 
     /// See `WriteTransaction.heartbeat`.

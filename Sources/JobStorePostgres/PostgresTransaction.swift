@@ -91,6 +91,11 @@ final class PostgresTransaction: @unchecked Sendable {  // one task at a time: t
     var settledJobs: [Job] = []
     /// Jobs unblocked or let in by their key.
     var released = 0
+    /// The earliest `run_at` of a waiting job, when a claim read it
+    /// (`.some(nil)`: none waits); nil when this transaction did not read it.
+    var nextRunAt: Timestamp??
+    /// A job became `scheduled` or `retrying` here: a `nextRunAt` read before may be late.
+    private(set) var addedWaiting = false
     /// What `/metrics` counts of this transaction's requests (recorded after the commit).
     let metricEvents = MetricEventBuffer(capacity: 64)
     private var startedAt: Timestamp?
@@ -121,6 +126,7 @@ final class PostgresTransaction: @unchecked Sendable {  // one task at a time: t
     func add(_ queue: String, _ state: JobState, _ delta: Int) {
         requestCounts[CountKey(queue: queue, state: state), default: 0] += delta
         if state == .queued && delta > 0 { readyQueues.insert(queue) }
+        if (state == .scheduled || state == .retrying) && delta > 0 { addedWaiting = true }
         if !state.isTerminal { activeJobs = activeJobs.map { $0 + delta } }
     }
 

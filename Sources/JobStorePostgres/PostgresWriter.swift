@@ -77,6 +77,9 @@ final class PostgresWriter: @unchecked Sendable {
     /// After each commit: the queues that got ready jobs, the jobs that
     /// ended, and what dependencies and keys changed besides the requests' own jobs.
     var afterCommit: (@Sendable (_ readyQueues: Set<String>, _ finished: [JobID], _ settled: SettledJobs) -> Void)?
+    /// After each commit, before its callers are answered: the earliest
+    /// `run_at` a claim read (nil: not read), and whether a job started to wait.
+    var beforeAnswers: (@Sendable (_ nextRunAt: Timestamp??, _ addedWaiting: Bool) -> Void)?
 
     init(client: PostgresClient, logger: Logger, node: String, maxWrites: Int, maxActiveJobs: Int,
          deadline: Duration, metrics: StoreMetrics) {
@@ -152,6 +155,7 @@ final class PostgresWriter: @unchecked Sendable {
                                      writes: remaining.count)
                 metrics.record(tx.metricEvents.committed,
                                at: tx.readClock ?? Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000)))
+                beforeAnswers?(tx.nextRunAt, tx.addedWaiting)
                 for write in remaining { write.deliver() }
                 var settled = SettledJobs()
                 settled.cancelled = tx.settledJobs

@@ -37,8 +37,10 @@ import Testing
         // The key's jobs never overlap, in the order they were enqueued.
         let hotTimes = try Self.times(c, hot)
         for (earlier, later) in zip(hotTimes, hotTimes.dropFirst()) { #expect(later.start >= earlier.end) }
-        // Other keys and unkeyed jobs did not wait behind them: they started while the first ran.
-        for time in try Self.times(c, others + [plain]) { #expect(time.start < hotTimes[0].end) }
+        // Other keys and unkeyed jobs did not wait behind them: they started
+        // before the key's second job ended (a loaded machine may start them
+        // after the first, whose 300 ms are short).
+        for time in try Self.times(c, others + [plain]) { #expect(time.start < hotTimes[1].end) }
 
         // key_concurrency: 2 runs two at a time, never three.
         let pairs = try (0..<4).map { _ in try c.enqueue("pair", ["payload": ["ms": 400], "concurrency_key": "k"]) }
