@@ -40,19 +40,21 @@ extension PostgresStore {
                          completion: @escaping @Sendable (Result<Job?, StoreError>) -> Void) {
         performEnd({ tx throws(StoreError) in
             try await tx.complete(id, attempt: attempt, result: result, resultTruncated: resultTruncated)
-        }, completion: completion)
+        }, deferrable: deferrable, completion: completion)
     }
 
     public func fail(_ id: JobID, attempt: Int, failure: JobFailure, disposition: FailureDisposition, deferrable: Bool,
                      completion: @escaping @Sendable (Result<Job?, StoreError>) -> Void) {
         performEnd({ tx throws(StoreError) in
             try await tx.fail(id, attempt: attempt, failure: failure, disposition: disposition)
-        }, completion: completion)
+        }, deferrable: deferrable, completion: completion)
     }
 
-    private func performEnd(_ body: @escaping @Sendable (PostgresTransaction) async throws(StoreError) -> Job?,
+    /// `deferrable`: no client waits for this end; it may wait a moment
+    /// for the claim it makes room for, to share its transaction.
+    private func performEnd(_ body: @escaping @Sendable (PostgresTransaction) async throws(StoreError) -> Job?, deferrable: Bool = false,
                             completion: @escaping @Sendable (Result<Job?, StoreError>) -> Void) {
-        perform(body) { [weak self] result in
+        perform(body, deferrable: deferrable) { [weak self] result in
             guard case .failure(.unavailable) = result, let self, self.leaseHeld else { return completion(result) }
             Task {
                 try? await Task.sleep(for: .seconds(1))
