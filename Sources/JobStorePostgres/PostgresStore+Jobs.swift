@@ -40,21 +40,19 @@ extension PostgresStore {
                          completion: @escaping @Sendable (Result<Job?, StoreError>) -> Void) {
         performEnd({ tx throws(StoreError) in
             try await tx.complete(id, attempt: attempt, result: result, resultTruncated: resultTruncated)
-        }, deferrable: deferrable, completion: completion)
+        }, completion: completion)
     }
 
     public func fail(_ id: JobID, attempt: Int, failure: JobFailure, disposition: FailureDisposition, deferrable: Bool,
                      completion: @escaping @Sendable (Result<Job?, StoreError>) -> Void) {
         performEnd({ tx throws(StoreError) in
             try await tx.fail(id, attempt: attempt, failure: failure, disposition: disposition)
-        }, deferrable: deferrable, completion: completion)
+        }, completion: completion)
     }
 
-    /// `deferrable`: no client waits for this end; it may wait a moment
-    /// for the claim it makes room for, to share its transaction.
-    private func performEnd(_ body: @escaping @Sendable (PostgresTransaction) async throws(StoreError) -> Job?, deferrable: Bool = false,
+    private func performEnd(_ body: @escaping @Sendable (PostgresTransaction) async throws(StoreError) -> Job?,
                             completion: @escaping @Sendable (Result<Job?, StoreError>) -> Void) {
-        perform(body, deferrable: deferrable) { [weak self] result in
+        perform(body) { [weak self] result in
             guard case .failure(.unavailable) = result, let self, self.leaseHeld else { return completion(result) }
             Task {
                 try? await Task.sleep(for: .seconds(1))

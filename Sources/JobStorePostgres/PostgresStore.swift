@@ -208,17 +208,17 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
         _ = try await perform { _ throws(StoreError) in true }
     }
 
-    public func expediteDeferredWrites() { writer.flushDeferred() }
+    public func expediteDeferredWrites() {}  // no write is deferred here
 
     // MARK: - Plumbing
 
     /// Runs `body` in the next group-commit transaction; answers after COMMIT.
-    func perform<T: Sendable>(_ body: @escaping (PostgresTransaction) async throws(StoreError) -> T, deferrable: Bool = false,
+    func perform<T: Sendable>(_ body: @escaping (PostgresTransaction) async throws(StoreError) -> T,
                               completion: @escaping @Sendable (Result<T, StoreError>) -> Void) {
         writer.submit(TypedPostgresWrite(body) { [weak self] result in
             self?.noteReachability(result)
             completion(result)
-        }, deferrable: deferrable)
+        })
     }
 
     func perform<T: Sendable>(_ body: @escaping (PostgresTransaction) async throws(StoreError) -> T) async throws(StoreError) -> T {

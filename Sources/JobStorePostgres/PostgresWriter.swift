@@ -58,8 +58,6 @@ final class PostgresWriter: @unchecked Sendable {
     private let lock = NSLock()
     private var pending: [any PostgresWrite] = []
     private var flushing = false
-    /// A deferrable write waits for `deferral` (its timer is set).
-    private var deferralArmed = false
     private var closed = false
     private(set) var commits = 0
     private(set) var writes = 0
@@ -94,11 +92,7 @@ final class PostgresWriter: @unchecked Sendable {
         self.deadline = deadline
     }
 
-    /// `deferrable`: nobody waits for it (a job's end no client waits
-    /// for). It waits up to `deferral` for another write to share its
-    /// transaction, most often the claim its end makes room for: one
-    /// transaction per job instead of two.
-    func submit(_ write: any PostgresWrite, deferrable: Bool = false) {
+    func submit(_ write: any PostgresWrite) {
         lock.lock()
         guard !closed else {
             lock.unlock()
@@ -106,42 +100,14 @@ final class PostgresWriter: @unchecked Sendable {
             return
         }
         pending.append(write)
-        if deferrable && !flushing {
-            let arm = !deferralArmed
-            deferralArmed = true
-            lock.unlock()
-            if arm {
-                Task { [self] in
-                    try? await Task.sleep(for: Self.deferral)
-                    flushDeferred()
-                }
-            }
-            return
-        }
         let start = !flushing
         flushing = true
         lock.unlock()
         if start { Task { await flush() } }
     }
 
-    /// How long a deferrable write waits for company.
-    static let deferral: Duration = .milliseconds(2)
-
-    /// Commits the deferred writes now (their time is up, a client waits
-    /// for one, or the store closes).
-    func flushDeferred() {
-        let start = lock.withLock {
-            deferralArmed = false
-            guard !flushing, !pending.isEmpty else { return false }
-            flushing = true
-            return true
-        }
-        if start { Task { await flush() } }
-    }
-
     /// Waits for the writes submitted so far, then refuses new ones.
     func close() async {
-        flushDeferred()
         while lock.withLock({ flushing }) { try? await Task.sleep(for: .milliseconds(5)) }
         lock.withLock { closed = true }
     }
