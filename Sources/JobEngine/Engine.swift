@@ -124,11 +124,18 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    /// Every configured rate limit, by handler and by queue.
+    /// Every configured rate limit, by handler and by queue (a cluster's
+    /// store counts them across its nodes).
     static func rateLimits(_ config: DaemonConfig) -> [String: SharedRateLimit] {
         var limits: [String: SharedRateLimit] = [:]
-        for (name, handler) in config.handlers { if let l = handler.rateLimit { limits[SharedRateLimit.key(handler: name)] = .init(count: l.count, perMs: l.perMs) } }
-        for (name, queue) in config.queues { if let l = queue.rateLimit { limits[SharedRateLimit.key(queue: name)] = .init(count: l.count, perMs: l.perMs) } }
+        for (name, handler) in config.handlers {
+            guard let limit = handler.rateLimit else { continue }
+            limits[SharedRateLimit.key(handler: name)] = SharedRateLimit(count: limit.count, perMs: limit.perMs)
+        }
+        for (name, queue) in config.queues {
+            guard let limit = queue.rateLimit else { continue }
+            limits[SharedRateLimit.key(queue: name)] = SharedRateLimit(count: limit.count, perMs: limit.perMs)
+        }
         return limits
     }
 

@@ -271,7 +271,8 @@ extension PostgresStore {
 }
 
 extension PostgresOptions {
-    /// The listening connection's configuration (the pool's, for one connection).
+    /// The configuration of one connection outside the pool (the listener,
+    /// the probe at start): the pool's.
     func connectionConfiguration() throws(StoreError) -> PostgresConnection.Configuration {
         let pool = try clientConfiguration()
         var tls = PostgresConnection.Configuration.TLS.disable
@@ -286,6 +287,8 @@ extension PostgresOptions {
         var configuration = PostgresConnection.Configuration(host: pool.host ?? "127.0.0.1", port: pool.port ?? 5432, username: pool.username,
                                                              password: pool.password, database: pool.database, tls: tls)
         configuration.options.connectTimeout = .seconds(5)
+        // The same session settings as the pool's (a probe at start must meet what the pool will).
+        configuration.options.additionalStartupParameters = pool.options.additionalStartupParameters
         return configuration
     }
 }

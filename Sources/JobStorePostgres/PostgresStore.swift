@@ -117,7 +117,9 @@ public final class PostgresStore: JobStorage, @unchecked Sendable {
                 return
             } catch {
                 let psql = error as? PSQLError
-                let refused = psql?.code == .server || psql?.code == .sslUnsupported || psql?.underlying is NIOSSLError
+                // 57P03: "the database system is starting up", as good as no answer yet.
+                let starting = psql?.serverInfo?[.sqlState] == "57P03"
+                let refused = !starting && (psql?.code == .server || psql?.code == .sslUnsupported || psql?.underlying is NIOSSLError)
                 if !refused && ContinuousClock.now < giveUp {
                     try? await Task.sleep(for: .milliseconds(500))
                     continue

@@ -101,6 +101,36 @@ import Testing
         _ = b
     }
 
+    /// docs/cluster.md, "PgBouncer": two nodes through PgBouncer in
+    /// transaction pooling mode, polling (`notify: false`): jobs, a wait
+    /// across nodes, a unique key, a schedule's ticks, all as directly.
+    @Test(.enabled(if: PgBouncer.isInstalled, "apt-get install pgbouncer"))
+    func twoNodesThroughPgBouncerInTransactionMode() throws {
+        let server = try PostgresTestServer.shared()
+        let direct = try server.makeDatabase()
+        let database = String(direct.split(separator: "/").last!)
+        // Without the ignore, PgBouncer refuses the node's startup parameter.
+        let refusing = try PgBouncer(inFrontOf: server)
+        let refused = try Self.refusedStart(refusing.url(database: database), postgres: "  notify: false\n")
+        #expect(refused.contains("idle_in_transaction_session_timeout"), "\(refused)")
+
+        let bouncer = try PgBouncer(inFrontOf: server, ignoredStartupParameters: ["idle_in_transaction_session_timeout"])
+        let url = bouncer.url(database: database)
+        func config(_ name: String) -> String {
+            "workers: 4\nnode:\n  name: \(name)\npostgres:\n  notify: false\n  request_timeout: 60s\n  pool: 3\n"
+                + ScheduleTests.everySecond(extra: "    overlap: allow\n")
+        }
+        let nodes = try ["b1", "b2"].map { try Daemon(database: url, config: config($0)) }
+        let (a, b) = (try nodes[0].client(), try nodes[1].client())
+        let ids = try (0..<40).map { try ($0 % 2 == 0 ? a : b).enqueue("echo", ["payload": $0]) }
+        for id in ids { #expect(try a.wait(id, timeoutMs: 30_000)["state"] as? String == "succeeded") }
+        let once = try [a, b].map { try $0.call("enqueue", ["handler": "sleep", "payload": ["ms": 500], "unique_key": "k"])["id"] as! Int }
+        #expect(once[0] == once[1])
+        #expect(eventually(timeout: 20) { (try? ScheduleTests.tickJobs(b, schedule: "tick").count) ?? 0 >= 3 })
+        ScheduleTests.expectExactlyOncePerTick(try ScheduleTests.tickJobs(b, schedule: "tick"))
+        _ = bouncer
+    }
+
     /// A node killed and started again under its name at once does not wait
     /// for its lease: its earlier run's attempts are interrupted at its start.
     @Test func aNodeRestartedUnderItsNameRetriesItsAttemptsAtOnce() throws {

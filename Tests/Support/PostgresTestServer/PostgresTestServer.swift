@@ -11,7 +11,7 @@ public final class PostgresTestServer: Sendable {
     public let folder: String
     public let port: Int
     public let user = "jobqueue"
-    private let tools: Tools
+    let tools: Tools
 
     /// The server of this process, started on first use.
     public static func shared() throws -> PostgresTestServer {
@@ -117,7 +117,7 @@ public final class PostgresTestServer: Sendable {
 }
 
 /// The server's programs, run as the user that owns its folder.
-private struct Tools: Sendable {
+struct Tools: Sendable {
     let binaries: String
     let runAs: String?
     let folder: String
@@ -170,14 +170,14 @@ private struct Tools: Sendable {
 }
 
 extension PostgresTestServer {
-    fileprivate static func findBinaries() -> String? {
+    static func findBinaries() -> String? {
         let root = "/usr/lib/postgresql"
         let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap(Int.init).sorted()
         return versions.reversed().map { "\(root)/\($0)/bin" }.first { FileManager.default.isExecutableFile(atPath: $0 + "/initdb") }
     }
 
     /// A loopback port nobody listens on now.
-    private static func freePort() throws -> Int {
+    static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
