@@ -1,4 +1,5 @@
 import JobCore
+import JobStore
 
 /// Everything the configuration file sets (DAEMON.md, "Configuration file"),
 /// with its defaults.
@@ -75,16 +76,9 @@ public struct DaemonConfig: Sendable, Equatable {
     }
 }
 
-/// `rate_limit: {count: 100, per: 1m}`: at most `count` starts in any window of `per`.
-public struct RateLimit: Sendable, Equatable {
-    public var count: Int
-    public var perMs: Int64
-
-    public init(count: Int, perMs: Int64) {
-        self.count = count
-        self.perMs = perMs
-    }
-}
+/// `rate_limit: {count: 100, per: 1m}`: at most `count` starts in any
+/// window of `per` (the store's type: a cluster's store counts them too).
+public typealias RateLimit = SharedRateLimit
 
 /// The handlers built into the daemon.
 public enum Builtin: String, Sendable, CaseIterable, Equatable {

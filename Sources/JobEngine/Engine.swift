@@ -129,12 +129,10 @@ public final class Engine: @unchecked Sendable {
     static func rateLimits(_ config: DaemonConfig) -> [String: SharedRateLimit] {
         var limits: [String: SharedRateLimit] = [:]
         for (name, handler) in config.handlers {
-            guard let limit = handler.rateLimit else { continue }
-            limits[SharedRateLimit.key(handler: name)] = SharedRateLimit(count: limit.count, perMs: limit.perMs)
+            if let limit = handler.rateLimit { limits[SharedRateLimit.key(handler: name)] = limit }
         }
         for (name, queue) in config.queues {
-            guard let limit = queue.rateLimit else { continue }
-            limits[SharedRateLimit.key(queue: name)] = SharedRateLimit(count: limit.count, perMs: limit.perMs)
+            if let limit = queue.rateLimit { limits[SharedRateLimit.key(queue: name)] = limit }
         }
         return limits
     }

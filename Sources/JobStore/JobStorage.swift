@@ -134,8 +134,9 @@ public protocol JobStorage: AnyObject, Sendable {
     func oldestDue(now: Timestamp) async throws(StoreError) -> [String: Timestamp]
 }
 
-/// A rate limit (SCHEDULING.md) of a handler or a queue, by `key(handler:)`
-/// or `key(queue:)`: at most `count` starts in any window of `perMs`.
+/// A rate limit (SCHEDULING.md) of a handler or a queue: at most `count`
+/// starts in any window of `perMs`. A store shares them by `key(handler:)`
+/// and `key(queue:)` (`shareRateLimits`); the config's `RateLimit` is this.
 public struct SharedRateLimit: Hashable, Sendable {
     public var count: Int
     public var perMs: Int64
