@@ -17,7 +17,7 @@ public struct DaemonConfig: Sendable, Equatable {
         public var maxMessageBytes = 1 << 20
         public var maxPayloadBytes = 256 << 10
         public var maxResultBytes = 1 << 20
-        public var maxQueuedJobs = 10_000_000
+        public var maxQueuedJobs = StoreOptions.defaultMaxActiveJobs
         public var maxConnections = 1024
         /// `idle_timeout` (PROTOCOL.md, Transport): a silent connection is closed after this.
         public var idleTimeoutMs: Int64 = 300_000

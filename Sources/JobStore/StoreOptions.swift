@@ -41,7 +41,9 @@ public struct StoreOptions: Sendable {
     /// The most read connections kept open when idle.
     public var maxIdleReaders = 8
     /// `max_queued_jobs`: enqueue fails with `overloaded` while this many jobs are not terminal.
-    public var maxActiveJobs = 10_000_000
+    public var maxActiveJobs = StoreOptions.defaultMaxActiveJobs
+    /// `max_queued_jobs`' default (DAEMON.md), which every engine and the config share.
+    public static let defaultMaxActiveJobs = 10_000_000
     /// This daemon run's name in the lease of the jobs it runs.
     public var leaseOwner: String = "run-" + UUID().uuidString.lowercased()
     /// The clock. Read once per transaction; tests inject their own.

@@ -22,7 +22,7 @@ public struct PostgresOptions: Sendable {
     public var requestTimeoutMs: Int64 = 5000
     /// The most requests one transaction holds (group commit).
     public var maxWritesPerTransaction = 512
-    public var maxActiveJobs = 10_000_000
+    public var maxActiveJobs = StoreOptions.defaultMaxActiveJobs
     public var migrations: [Migration] = PostgresMigrations.all
 
     public init(url: String, nodeName: String) {

@@ -151,7 +151,8 @@ final class PostgresTransaction: @unchecked Sendable {  // one task at a time: t
 
     /// Refuses a new unfinished job past `max_queued_jobs` (one count per transaction).
     func reserveActiveSlot() async throws(StoreError) {
-        guard maxActiveJobs < 10_000_000 else { return }
+        // At the default, the count (a read per transaction) is not worth it: nobody reaches ten million.
+        guard maxActiveJobs < StoreOptions.defaultMaxActiveJobs else { return }
         if activeJobs == nil {
             let counted = try await session.firstRow("count unfinished jobs", """
                 SELECT coalesce(sum(n), 0)::bigint FROM job_counts

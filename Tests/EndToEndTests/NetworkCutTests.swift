@@ -57,7 +57,7 @@ final class NetworkCut {
 /// process does not count.
 func rescueDelay(_ job: [String: Any], lastRenewal: Int64, leaseMs: Int64) throws -> Int64 {
     let errors = try #require(job["errors"] as? [[String: Any]])
-    let interrupted = try #require(errors.first { $0["message"] as? String == "daemon stopped during the attempt" })
+    let interrupted = try #require(errors.first { $0["message"] as? String == "daemon stopped during the attempt" }, "\(job)")
     let text = try #require(interrupted["at"] as? String)
     let at = try #require(Timestamp(rfc3339: text))
     return at.rawValue - (lastRenewal + leaseMs)
@@ -74,25 +74,43 @@ func rescueDelay(_ job: [String: Any], lastRenewal: Int64, leaseMs: Int64) throw
         let url = try server.makeDatabase()
         let database = String(url.split(separator: "/").last!)
         let cutURL = url.replacingOccurrences(of: "@127.0.0.1:", with: "@\(net.hostAddress):")
-        func config(_ name: String) -> String { "workers: 2\nnode:\n  name: \(name)\n  lease: 3s\n" }
+        // The cut-off node's jobs run until the test lets them end: on a
+        // loaded machine a fixed-length job could end before the cut.
+        let flag = "/tmp/jqcut-" + UUID().uuidString.prefix(8).lowercased()
+        defer { try? FileManager.default.removeItem(atPath: flag) }
+        func config(_ name: String) -> String {
+            "workers: 2\nnode:\n  name: \(name)\n  lease: 3s\nhandlers:\n"
+                + "  hold: { command: [\"/bin/sh\", \"-c\", \"while [ ! -e \(flag) ]; do sleep 0.1; done\"] }\n"
+        }
         let cutOff = try Daemon(database: cutURL, config: config("cut"), launcher: net.launcher)
         let others = try ["a", "b"].map { try Daemon(database: url, config: config($0)) }
         func sql(_ text: String) throws -> String { try server.psql(text, database: database) }
 
-        // Jobs that outlast the cut: the cut-off node takes some of them.
+        // Jobs that outlast the cut: six for six workers, two on each node
+        // (which ones, the claims decide: an enqueue does not always claim its own).
         let c = try others[0].client()
         let cutClient = try cutOff.client()
-        let own = try (0..<2).map { _ in try cutClient.enqueue("sleep", ["payload": ["ms": 6000]]) }  // claimed by "cut" at enqueue
-        let ids = own + (try (0..<4).map { _ in try c.enqueue("sleep", ["payload": ["ms": 6000]]) })
+        let ids = try (0..<2).map { _ in try cutClient.enqueue("hold") } + (0..<4).map { _ in try c.enqueue("hold") }
         #expect(eventually { (try? sql("SELECT count(*) FROM jobs WHERE state = 'running' AND lease_owner = 'cut'")) == "2" })
+        let own = try sql("SELECT string_agg(id::text, ',' ORDER BY id) FROM jobs WHERE state = 'running' AND lease_owner = 'cut'")
+            .split(separator: ",").compactMap { Int($0) }
 
         try net.cut()
         let cutAt = Date()
         // The others rescue its jobs within lease + 5 s of its last renewal.
         let rescued = eventually(timeout: 60) {
-            (try? sql("SELECT count(*) FROM jobs WHERE id IN (\(own.map(String.init).joined(separator: ","))) AND attempts >= 2")) == "2"
+            (try? sql("""
+                SELECT count(*) FROM jobs WHERE id IN (\(own.map(String.init).joined(separator: ",")))
+                AND (state <> 'running' OR lease_owner <> 'cut')
+                """)) == "2"
         }
-        #expect(rescued, "rescued \(Date().timeIntervalSince(cutAt)) s after the cut")
+        // On a failure: where the jobs are, and who holds what on the server.
+        let seen = rescued ? "" : ((try? sql("SELECT string_agg(id || ' ' || state || ' ' || attempts || ' ' || coalesce(lease_owner, '-'), '; ') FROM jobs"))
+            ?? "?") + "\n" + ((try? server.psql("""
+                SELECT string_agg(pid || ' ' || coalesce(state, '') || ' ' || coalesce(wait_event, '') || ' ' || left(query, 80), E'\\n')
+                FROM pg_stat_activity WHERE datname = '\(database)'
+                """)) ?? "?") + "\n" + String(cutOff.log.suffix(3000)) + "\n" + others.map { String($0.log.suffix(2000)) }.joined(separator: "\n")
+        #expect(rescued, "rescued \(Date().timeIntervalSince(cutAt)) s after the cut\n\(seen)")
         let renewed = try #require(Int64(try sql("SELECT renewed_at FROM nodes WHERE name = 'cut'")))
         for id in own { #expect(try rescueDelay(c.get(id), lastRenewal: renewed, leaseMs: 3000) <= 5000) }
         // Its lease gone, it stopped its handlers (their ends would be fenced anyway).
@@ -103,6 +121,7 @@ func rescueDelay(_ job: [String: Any], lastRenewal: Int64, leaseMs: Int64) throw
 
         // Back: its handlers' late ends were fenced; every job ends once, and the node rejoins.
         try net.restore()
+        _ = FileManager.default.createFile(atPath: flag, contents: nil)
         for id in ids {
             let job = try c.wait(id, timeoutMs: 60_000)
             #expect(job["state"] as? String == "succeeded")
