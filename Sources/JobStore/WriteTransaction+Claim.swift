@@ -165,16 +165,24 @@ extension WriteTransaction {
 }
 
 /// A ready job found by a claim or a reserve, in the order both take them:
-/// priority DESC, run_at, id.
-struct ReadyCandidate: Comparable {
-    var id: Int64
-    var priority: Int64
-    var runAt: Int64
-    var queue: String
+/// priority DESC, run_at, id (both engines).
+package struct ReadyCandidate: Comparable {
+    package var id: Int64
+    package var priority: Int64
+    package var runAt: Int64
+    package var queue: String
     /// Set for a reserve (the handler whose lease it gets).
-    var handler: String? = nil
+    package var handler: String? = nil
 
-    static func < (a: ReadyCandidate, b: ReadyCandidate) -> Bool {
+    package init(id: Int64, priority: Int64, runAt: Int64, queue: String, handler: String? = nil) {
+        self.id = id
+        self.priority = priority
+        self.runAt = runAt
+        self.queue = queue
+        self.handler = handler
+    }
+
+    package static func < (a: ReadyCandidate, b: ReadyCandidate) -> Bool {
         if a.priority != b.priority { return a.priority > b.priority }
         if a.runAt != b.runAt { return a.runAt < b.runAt }
         return a.id < b.id

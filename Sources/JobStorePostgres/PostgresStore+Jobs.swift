@@ -1,4 +1,3 @@
-import Foundation
 import JobCore
 import JobStore
 
@@ -176,7 +175,7 @@ extension PostgresStore {
     /// node's timer's (and any node's poll's, a second later).
     public func nextWakeTime() async throws(StoreError) -> Timestamp? {
         // A time already past is read again: the claim that read it did not take that job.
-        let localNow = Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
+        let localNow = systemClock()
         if let known = lease.withLock({ $0.nextRunAt }), known.map({ $0 > localNow }) ?? true { return known }
         return try await withSession("next run_at") { session throws(StoreError) in
             try await session.firstRow("next run_at", "SELECT min(run_at) FROM jobs WHERE state IN ('scheduled', 'retrying')") {

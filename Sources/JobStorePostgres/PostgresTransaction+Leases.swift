@@ -7,21 +7,6 @@ import JobStore
 /// worker's calls, so a worker may heartbeat and end its job through any
 /// node. Times are the database's clock.
 extension PostgresTransaction {
-    /// A ready external job found for a reservation.
-    private struct Candidate: Comparable {
-        var id: Int64
-        var priority: Int
-        var runAt: Int64
-        var queue: String
-        var handler: String
-
-        static func < (a: Self, b: Self) -> Bool {
-            if a.priority != b.priority { return a.priority > b.priority }
-            if a.runAt != b.runAt { return a.runAt < b.runAt }
-            return a.id < b.id
-        }
-    }
-
     /// See `WriteTransaction.reserve`. Candidates are locked with `SKIP
     /// LOCKED` (another node's pass takes others); nothing while the
     /// node's lease is not held.
@@ -45,7 +30,7 @@ extension PostgresTransaction {
         var handlerStartsLeft: [String: Int?] = [:]
         var answers: [[Job]] = []
         for reservation in reservations {
-            var candidates: [Candidate] = []
+            var candidates: [ReadyCandidate] = []
             for handler in Set(reservation.handlers).sorted() {
                 for queue in queues {
                     let slots = slotsLeft[queue] ?? clusterSlots(queue)
@@ -56,16 +41,17 @@ extension PostgresTransaction {
                         ORDER BY priority DESC, run_at, id LIMIT $3
                         FOR UPDATE SKIP LOCKED
                         """, [.text(handler), .text(queue), .int(Int64(min(slots, reservation.maxJobs)))]) { row in
-                        Candidate(id: try row[0].decode(Int64.self), priority: try row[1].decode(Int.self),
-                                  runAt: try row[2].decode(Int64.self), queue: queue, handler: handler)
+                        ReadyCandidate(id: try row[0].decode(Int64.self), priority: Int64(try row[1].decode(Int.self)),
+                                       runAt: try row[2].decode(Int64.self), queue: queue, handler: handler)
                     }
                 }
             }
             var reserved: [Job] = []
             for candidate in candidates.sorted() where reserved.count < reservation.maxJobs {
+                let handler = candidate.handler ?? ""
                 let slots = slotsLeft[candidate.queue] ?? clusterSlots(candidate.queue)
                 guard slots > 0 else { continue }
-                let startable = handlerStartsLeft[candidate.handler] ?? clusterStarts(candidate.handler)
+                let startable = handlerStartsLeft[handler] ?? clusterStarts(handler)
                 if let startable, startable <= 0 { continue }
                 let job = try await session.job("reserve", """
                     UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = $1,
@@ -74,13 +60,13 @@ extension PostgresTransaction {
                     WHERE id = $6 AND state = 'queued' AND external AND NOT key_held
                     \(Self.returning)
                     """, [.int(now.rawValue), .text(node), .text(token()), .optionalText(reservation.worker),
-                          .int(reservation.leaseMs ?? leaseMs(candidate.handler)), .int(candidate.id)])
+                          .int(reservation.leaseMs ?? leaseMs(handler)), .int(candidate.id)])
                 guard let job else { continue }
                 move(job.queue, from: .queued, to: .running)
                 note(.started(waitMilliseconds: now.rawValue - job.runAt.rawValue), job)
                 windows?.record(job)
                 slotsLeft[candidate.queue] = slots - 1
-                handlerStartsLeft[candidate.handler] = startable.map { $0 - 1 }
+                handlerStartsLeft[handler] = startable.map { $0 - 1 }
                 reserved.append(job)
             }
             answers.append(reserved)

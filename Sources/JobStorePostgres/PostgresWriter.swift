@@ -154,7 +154,7 @@ final class PostgresWriter: @unchecked Sendable {
                 metrics.recordCommit(nanos: UInt64(max(0, took.seconds)) * 1_000_000_000 + UInt64(max(0, took.attoseconds / 1_000_000_000)),
                                      writes: remaining.count)
                 metrics.record(tx.metricEvents.committed,
-                               at: tx.readClock ?? Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000)))
+                               at: tx.readClock ?? systemClock())
                 beforeAnswers?(tx.nextRunAt, tx.addedWaiting)
                 for write in remaining { write.deliver() }
                 var settled = SettledJobs()
